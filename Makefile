@@ -1,0 +1,41 @@
+# hpbench — `make bench` and `make test` do all of their own set-up.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+# the CPU build of torch that lies on this machine's disk; an unpinned torch pulls CUDA
+TORCH_PIN ?= torch==2.13.0
+OUT    ?= results/default
+WORKERS ?= 2
+
+.PHONY: install bench test lint perf figures clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet "$(TORCH_PIN)"
+	$(BIN)/python -m pip install --quiet -e ".[all,dev]" "$(TORCH_PIN)"
+	touch $(STAMP)
+
+bench: $(STAMP)
+	$(BIN)/hpbench run default --out $(OUT) --workers $(WORKERS)
+	$(BIN)/hpbench figures $(OUT)
+
+figures: $(STAMP)
+	$(BIN)/hpbench figures $(OUT)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -n 2 --dist loadgroup
+
+perf: $(STAMP)
+	$(BIN)/python -m pytest tests/perf --benchmark-only --benchmark-columns=min,median,mean,rounds -p no:xdist
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

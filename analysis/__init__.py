@@ -1,0 +1,1 @@
+"""Analysis: reads what the store writes; writes figures, tables and the report."""

@@ -1,0 +1,117 @@
+"""The optimizer contract: ``ask(n)`` and ``tell(observations)``, nothing else required.
+
+A minimal optimizer::
+
+    from hpbench import Optimizer, register_optimizer
+
+    @register_optimizer("my-random", description="uniform samples")
+    class MyRandom(Optimizer):
+        def ask(self, n):
+            return [self.space.sample(self.rng) for _ in range(n)]
+
+        def tell(self, observations):
+            pass
+
+``ask`` may return plain config dicts or ``Suggestion`` objects (which add a fidelity, a
+checkpoint to resume from, or a request for a hypergradient). ``tell`` receives one
+``Observation`` per evaluated suggestion, failed ones included (``ok`` is False, ``value``
+is NaN).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+
+from hpbench.budget import Budget
+from hpbench.problem import Fidelity
+from hpbench.space import Space
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """A config to evaluate, plus the optional fields later optimizer families need.
+
+    ``fidelity`` None means full fidelity. ``resume_from`` names the trial whose checkpoint
+    to continue (Hyperband continues the same config, PBT another member's with a changed
+    config). ``want_grad`` asks the problem for a hypergradient. ``tag`` is the optimizer's
+    own bookkeeping (e.g. a bracket or member id), handed back in the observation.
+    """
+
+    config: Mapping[str, Any]
+    fidelity: float | None = None
+    resume_from: int | None = None
+    want_grad: bool = False
+    tag: Any = None
+
+
+@dataclass(frozen=True)
+class Observation:
+    """The result of one suggestion, handed back to ``tell``."""
+
+    suggestion: Suggestion
+    trial: int
+    value: float  # NaN when the trial failed
+    status: str  # "ok", "failed" or "timeout"
+    cost: float = 1.0  # full-fidelity-equivalent cost charged to the budget
+    grad: Mapping[str, float] | None = None
+    error: str = ""
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    @property
+    def config(self) -> Mapping[str, Any]:
+        return self.suggestion.config
+
+    @property
+    def fidelity(self) -> float | None:
+        return self.suggestion.fidelity
+
+
+class Optimizer:
+    """Base class of all optimizers.
+
+    Constructor: ``(space, *, seed, budget, fidelity=None, **settings)``. It builds one private
+    ``numpy.random.Generator`` from ``seed`` (``self.rng``) and never touches global random
+    state. Class attributes:
+
+    * ``requires``: capabilities a problem must declare ("fidelity", "checkpoint",
+      "hypergradient"); on problems lacking one the runner records "not-applicable";
+    * ``batch_size``: how many suggestions the runner should ask for at once by default
+      (a population-based method sets its generation size);
+    * ``settings``: the default settings; ``**settings`` given to the constructor must be
+      among these keys.
+    """
+
+    requires: ClassVar[frozenset[str]] = frozenset()
+    batch_size: int = 1
+    settings: ClassVar[Mapping[str, Any]] = {}
+
+    def __init__(self, space: Space, *, seed: int | None, budget: Budget | int | float,
+                 fidelity: Fidelity | None = None, **settings: Any) -> None:
+        self.space = space
+        self.seed = seed
+        self.budget = budget if isinstance(budget, Budget) else Budget(float(budget))
+        self.fidelity = fidelity
+        self.rng = np.random.default_rng(seed)
+        unknown = set(settings) - set(self.settings)
+        if unknown:
+            raise ValueError(f"{type(self).__name__}: unknown setting(s) {sorted(unknown)}; "
+                             f"allowed: {sorted(self.settings)}")
+        self.config = {**self.settings, **settings}
+
+    def ask(self, n: int) -> Sequence[Mapping[str, Any] | Suggestion]:
+        raise NotImplementedError
+
+    def tell(self, observations: Sequence[Observation]) -> None:
+        raise NotImplementedError
+
+    def describe(self) -> dict:
+        return {"class": f"{type(self).__module__}.{type(self).__qualname__}",
+                "settings": dict(self.config)}

@@ -1,0 +1,187 @@
+"""The problem contract: a minimized objective over a ``Space``.
+
+A problem is built for one seed (``None`` gives the canonical, published function) and
+returns an ``Evaluation`` per config. Optional capabilities are declared in
+``capabilities`` — never guessed by the runner:
+
+* ``"fidelity"``: ``evaluate(..., fidelity=f)`` with ``f`` in ``problem.fidelity``;
+* ``"checkpoint"``: an evaluation can continue from the state saved by an earlier trial
+  (``ctx.resume_from``), paying only for the increment;
+* ``"hypergradient"``: ``ctx.want_grad`` makes the record carry ``grad``, the gradient of the
+  value with respect to the continuous hyperparameters in unit-cube coordinates;
+* ``"vectorized"``: ``evaluate_batch`` evaluates many configs in one pass.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from hpbench.space import Space
+
+CAPABILITIES = frozenset({"fidelity", "checkpoint", "hypergradient", "vectorized"})
+
+
+@dataclass(frozen=True)
+class Optimum:
+    """A known optimum: its value, one location (None where only the value is known), source."""
+
+    value: float
+    location: Mapping[str, Any] | None = None
+    source: str = ""
+    kind: str = "exact"  # "exact" (published) or "best-known" (found by a long search)
+
+
+@dataclass(frozen=True)
+class Fidelity:
+    """A fidelity range (e.g. epochs, fraction of data); ``high`` is full fidelity."""
+
+    low: float
+    high: float
+    name: str = "fidelity"
+    integer: bool = False
+
+    def __post_init__(self) -> None:
+        if not (0 < self.low < self.high):
+            raise ValueError(f"Fidelity: need 0 < low < high, got low={self.low}, "
+                             f"high={self.high}")
+
+    def check(self, value: float) -> float:
+        if not (self.low <= value <= self.high):
+            raise ValueError(f"fidelity must be in [{self.low}, {self.high}], got {value}")
+        if self.integer and value != int(value):
+            raise ValueError(f"fidelity {self.name} must be an integer, got {value}")
+        return float(value)
+
+
+@dataclass
+class Evaluation:
+    """What one evaluation returns.
+
+    ``value`` is what the optimizer sees; ``true_value`` is the noise-free value where known
+    (defaults to ``value``); ``test_value`` is a score on data the optimizer never sees;
+    ``cost`` is in the problem's own units (epochs, seconds, …; 1 by default);
+    ``cost_fe``, when set, overrides the full-fidelity-equivalent cost the runner would derive
+    (a hypergradient costs more than a plain evaluation). ``info`` holds free-form extras
+    (e.g. captured warnings) stored as JSON.
+    """
+
+    value: float
+    true_value: float | None = None
+    test_value: float | None = None
+    cost: float = 1.0
+    cost_fe: float | None = None
+    grad: Mapping[str, float] | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.true_value is None:
+            self.true_value = self.value
+
+
+@dataclass
+class EvalContext:
+    """Per-evaluation context the runner passes to problems that declare capabilities."""
+
+    trial: int = 0
+    scratch: Path | None = None
+    resume_from: int | None = None
+    want_grad: bool = False
+
+
+class Problem:
+    """Base class of all problems. Subclasses set ``space`` and implement ``_evaluate``.
+
+    Problems are always minimized.
+    """
+
+    name: str = ""
+    optimum: Optimum | None = None
+    fidelity: Fidelity | None = None
+    tags: tuple[str, ...] = ()
+    capabilities: ClassVar[frozenset[str]] = frozenset()
+    #: number of fixed points evaluated for the fingerprint (0 for expensive problems, which
+    #: then fingerprint their data and definition instead)
+    fingerprint_points: ClassVar[int] = 3
+
+    def __init__(self, space: Space, *, seed: int | None = None, name: str | None = None,
+                 optimum: Optimum | None = None, fidelity: Fidelity | None = None,
+                 tags: Sequence[str] | None = None) -> None:
+        self.space = space
+        self.seed = seed
+        if name is not None:
+            self.name = name
+        if optimum is not None:
+            self.optimum = optimum
+        if fidelity is not None:
+            self.fidelity = fidelity
+        if tags is not None:
+            self.tags = tuple(tags)
+        unknown = set(self.capabilities) - CAPABILITIES
+        if unknown:
+            raise ValueError(f"{type(self).__name__}: unknown capabilities {sorted(unknown)}; "
+                             f"allowed: {sorted(CAPABILITIES)}")
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r} seed={self.seed}>"
+
+    def evaluate(self, config: Mapping[str, Any], *, fidelity: float | None = None,
+                 ctx: EvalContext | None = None) -> Evaluation:
+        """Evaluate ``config`` (at ``fidelity``; None means full fidelity)."""
+        result = self._evaluate(config, fidelity=fidelity, ctx=ctx)
+        if not isinstance(result, Evaluation):
+            result = Evaluation(value=float(result))
+        return result
+
+    def _evaluate(self, config: Mapping[str, Any], *, fidelity: float | None,
+                  ctx: EvalContext | None) -> Evaluation | float:
+        raise NotImplementedError
+
+    def evaluate_batch(self, configs: Sequence[Mapping[str, Any]],
+                       fidelities: Sequence[float | None] | None = None,
+                       ctxs: Sequence[EvalContext | None] | None = None) -> list[Evaluation]:
+        """Evaluate many configs; problems with the "vectorized" capability override this."""
+        fidelities = fidelities or [None] * len(configs)
+        ctxs = ctxs or [None] * len(configs)
+        return [self.evaluate(c, fidelity=f, ctx=x) for c, f, x in zip(configs, fidelities, ctxs)]
+
+    def cleanup(self, scratch: Path | None) -> None:
+        """Called when a cell finishes (remove checkpoints and the like)."""
+
+    def describe(self) -> dict:
+        return {
+            "name": self.name,
+            "class": f"{type(self).__module__}.{type(self).__qualname__}",
+            "seed": self.seed,
+            "space": self.space.describe(),
+            "optimum": None if self.optimum is None else {
+                "value": self.optimum.value, "kind": self.optimum.kind,
+                "source": self.optimum.source},
+            "fidelity": None if self.fidelity is None else [self.fidelity.low,
+                                                           self.fidelity.high],
+            "capabilities": sorted(self.capabilities),
+        }
+
+    def fingerprint(self) -> str:
+        """A short hash that changes when the problem instance changes.
+
+        It covers the definition and, for cheap problems, the values at fixed points of the
+        space (drawn with a fixed generator), so a changed formula is caught too.
+        """
+        payload: dict[str, Any] = {"definition": self.describe()}
+        if self.fingerprint_points:
+            rng = np.random.default_rng(20240601)
+            values = []
+            for config in self.space.sample(rng, self.fingerprint_points):
+                v = self.evaluate(config).true_value
+                values.append(None if v is None or not math.isfinite(v) else float(v))
+            payload["values"] = [None if v is None else float(f"{v:.12g}") for v in values]
+        blob = json.dumps(payload, sort_keys=True, default=str).encode()
+        return hashlib.blake2b(blob, digest_size=8).hexdigest()

@@ -1,0 +1,211 @@
+"""The registry of problems and optimizers.
+
+Entries are added with the ``register_problem`` / ``register_optimizer`` decorators in the
+modules of the ``problems`` and ``optimizers`` packages (found by walking them), or in other
+packages through the entry-point groups ``hpbench.problems`` and ``hpbench.optimizers``.
+A name can be registered once; a second registration under the same name is refused.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import importlib.metadata
+import importlib.util
+import pkgutil
+import warnings
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from hpbench.budget import Budget
+from hpbench.problem import Fidelity, Problem
+from hpbench.space import Space
+
+PACKAGES = {"problem": "problems", "optimizer": "optimizers"}
+ENTRY_POINT_GROUPS = {"problem": "hpbench.problems", "optimizer": "hpbench.optimizers"}
+
+
+class UnknownNameError(ValueError):
+    """A problem or optimizer name that is not registered."""
+
+
+class MissingDependencyError(ImportError):
+    """An entry whose optional library is not installed."""
+
+
+@dataclass(frozen=True)
+class Entry:
+    kind: str  # "problem" or "optimizer"
+    name: str
+    factory: Callable[..., Any]
+    description: str = ""
+    tags: tuple[str, ...] = ()
+    packages: tuple[str, ...] = ()  # importable modules the entry needs
+    extra: str = ""  # the pyproject extra that installs them
+    settings: dict[str, Any] = field(default_factory=dict)  # fixed settings of this entry
+    origin: str = ""
+
+    def missing(self) -> list[str]:
+        return [p for p in self.packages if importlib.util.find_spec(p) is None]
+
+    @property
+    def available(self) -> bool:
+        return not self.missing()
+
+    def require(self) -> None:
+        missing = self.missing()
+        if missing:
+            hint = f"pip install 'hpbench[{self.extra}]'" if self.extra else \
+                f"pip install {' '.join(missing)}"
+            raise MissingDependencyError(
+                f"{self.kind} {self.name!r} needs {', '.join(missing)}, which is not installed "
+                f"({hint})")
+
+    @property
+    def requires(self) -> frozenset[str]:
+        """Problem capabilities an optimizer entry requires."""
+        return frozenset(getattr(self.factory, "requires", frozenset()))
+
+
+_ENTRIES: dict[str, dict[str, Entry]] = {"problem": {}, "optimizer": {}}
+_DISCOVERED = {"problem": False, "optimizer": False}
+BROKEN: dict[str, str] = {}  # module name -> import error, reported by `hpbench list`
+
+
+def _origin(obj: Any) -> str:
+    return f"{getattr(obj, '__module__', '?')}.{getattr(obj, '__qualname__', repr(obj))}"
+
+
+def _register(kind: str, name: str, factory: Callable[..., Any], **meta: Any) -> Entry:
+    if not isinstance(name, str) or not name or name != name.strip():
+        raise ValueError(f"{kind} names must be non-empty strings without surrounding spaces, "
+                         f"got {name!r}")
+    entry = Entry(kind=kind, name=name, factory=factory, origin=_origin(factory),
+                  **{k: (tuple(v) if k in ("tags", "packages") else v) for k, v in meta.items()})
+    table = _ENTRIES[kind]
+    old = table.get(name)
+    if old is not None and (old.origin != entry.origin or old.settings != entry.settings):
+        raise ValueError(f"{kind} {name!r} is already registered by {old.origin}; "
+                         f"refusing a second one from {entry.origin}")
+    table[name] = entry
+    return entry
+
+
+def register_problem(name: str, factory: Callable[..., Problem] | None = None, *,
+                     description: str = "", tags: Iterable[str] = (),
+                     packages: Iterable[str] = (), extra: str = "",
+                     settings: dict[str, Any] | None = None):
+    """Register a problem factory ``factory(seed=None, **settings) -> Problem``.
+
+    Used as a decorator on a ``Problem`` subclass or a function, or called with ``factory``.
+    """
+    def deco(f):
+        _register("problem", name, f, description=description or _doc_line(f), tags=tags,
+                  packages=packages, extra=extra, settings=dict(settings or {}))
+        return f
+    return deco if factory is None else deco(factory)
+
+
+def register_optimizer(name: str, *, description: str = "", tags: Iterable[str] = (),
+                       packages: Iterable[str] = (), extra: str = "",
+                       settings: dict[str, Any] | None = None):
+    """Register an ``Optimizer`` subclass under ``name`` (stackable: one class, many names,
+    each with its own fixed ``settings``)."""
+    def deco(cls):
+        _register("optimizer", name, cls, description=description or _doc_line(cls),
+                  tags=tags, packages=packages, extra=extra, settings=dict(settings or {}))
+        return cls
+    return deco
+
+
+def _doc_line(obj: Any) -> str:
+    doc = (getattr(obj, "__doc__", None) or "").strip()
+    return doc.splitlines()[0] if doc else ""
+
+
+def _discover(kind: str) -> None:
+    if _DISCOVERED[kind]:
+        return
+    _DISCOVERED[kind] = True
+    package_name = PACKAGES[kind]
+    try:
+        package = importlib.import_module(package_name)
+    except ImportError as exc:  # pragma: no cover - the packages ship with hpbench
+        BROKEN[package_name] = str(exc)
+        package = None
+    if package is not None:
+        for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda i: i.name):
+            if info.name.startswith("_"):
+                continue
+            module = f"{package_name}.{info.name}"
+            try:
+                importlib.import_module(module)
+            except Exception as exc:  # a broken module must not break the others
+                BROKEN[module] = f"{type(exc).__name__}: {exc}"
+                warnings.warn(f"hpbench: could not import {module}: {exc}", stacklevel=2)
+    for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUPS[kind]):
+        try:
+            loaded = ep.load()
+        except Exception as exc:
+            BROKEN[ep.value] = f"{type(exc).__name__}: {exc}"
+            warnings.warn(f"hpbench: could not load entry point {ep.value}: {exc}", stacklevel=2)
+            continue
+        if callable(loaded) and not isinstance(loaded, type):
+            loaded()  # a function that registers entries
+
+
+def rediscover() -> None:
+    """Forget the discovery state (after ``hpbench new`` wrote a module, for instance)."""
+    importlib.invalidate_caches()
+    for kind in _DISCOVERED:
+        _DISCOVERED[kind] = False
+
+
+def entries(kind: str) -> dict[str, Entry]:
+    _discover(kind)
+    return dict(sorted(_ENTRIES[kind].items()))
+
+
+def get_entry(kind: str, name: str) -> Entry:
+    table = entries(kind)
+    if name not in table:
+        raise UnknownNameError(unknown_name_message(kind, name, table))
+    return table[name]
+
+
+def unknown_name_message(kind: str, name: str, names: Iterable[str]) -> str:
+    names = list(names)
+    close = difflib.get_close_matches(name, names, n=3, cutoff=0.6)
+    hint = f"; did you mean {', '.join(close)}?" if close else ""
+    return f"unknown {kind} {name!r}{hint} (valid: {', '.join(names)})"
+
+
+def list_problems() -> list[str]:
+    """Names of all registered problems."""
+    return list(entries("problem"))
+
+
+def list_optimizers() -> list[str]:
+    """Names of all registered optimizers."""
+    return list(entries("optimizer"))
+
+
+def make_problem(name: str, seed: int | None = None, **settings: Any) -> Problem:
+    """Build problem ``name``: ``seed=None`` is the canonical published function, an integer
+    seed that repeat's instance."""
+    entry = get_entry("problem", name)
+    entry.require()
+    problem = entry.factory(seed=seed, **{**entry.settings, **settings})
+    if not problem.name:
+        problem.name = name
+    return problem
+
+
+def make_optimizer(name: str, space: Space, *, seed: int | None, budget: Budget | float,
+                   fidelity: Fidelity | None = None, **settings: Any):
+    """Build optimizer ``name`` for ``space``."""
+    entry = get_entry("optimizer", name)
+    entry.require()
+    return entry.factory(space, seed=seed, budget=budget, fidelity=fidelity,
+                         **{**entry.settings, **settings})

@@ -1,0 +1,262 @@
+"""The runner: one cell's ask → evaluate → tell loop, under a budget.
+
+The runner owns the loop and the budget, never the optimizer. It validates every
+suggestion (an out-of-space suggestion fails the cell: that is an optimizer bug, not
+something to clip silently), turns an exception, NaN or infinity in the objective into a
+failed trial that the optimizer is told about, stops exactly at the budget, and times ask,
+evaluate and tell separately.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+import traceback
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hpbench.budget import Budget
+from hpbench.optimizer import Observation, Optimizer, Suggestion
+from hpbench.problem import EvalContext, Evaluation, Problem
+from hpbench.space import InvalidConfig
+
+#: float slack when comparing spent and budget (fidelity fractions do not add up exactly)
+EPS = 1e-9
+
+STATUSES = ("ok", "failed", "timeout", "not-applicable")
+
+
+class OptimizerError(RuntimeError):
+    """The optimizer broke the contract or raised; the cell fails, nothing else does."""
+
+
+@dataclass
+class CellResult:
+    """The trials of one cell, column-wise, and how the cell ended."""
+
+    columns: dict[str, list]
+    params: list[str]
+    status: str = "done"  # "done", "failed" or "not-applicable"
+    reason: str = ""  # why it stopped: "budget", "optimizer-exhausted", an error, …
+    error: str = ""  # traceback when the optimizer failed
+    spent: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def n_trials(self) -> int:
+        return len(self.columns["trial"])
+
+
+TRIAL_COLUMNS = ("trial", "round", "config", "fidelity", "resume_from", "value", "true_value",
+                 "test_value", "status", "error", "cost", "cost_fe", "cum_cost", "budget_used",
+                 "ask_s", "eval_s", "tell_s", "t_start", "t_end", "info")
+
+
+def empty_columns(params: list[str]) -> dict[str, list]:
+    cols: dict[str, list] = {c: [] for c in TRIAL_COLUMNS}
+    for p in params:
+        cols["param." + p] = []
+    return cols
+
+
+def _finite(x: Any) -> bool:
+    try:
+        return math.isfinite(x)
+    except TypeError:
+        return False
+
+
+Evaluator = Callable[[Problem, Mapping[str, Any], float | None, EvalContext | None], Evaluation]
+
+
+def evaluate_inline(problem: Problem, config: Mapping[str, Any], fidelity: float | None,
+                    ctx: EvalContext | None) -> Evaluation:
+    return problem.evaluate(config, fidelity=fidelity, ctx=ctx)
+
+
+def run_loop(problem: Problem, optimizer: Optimizer, budget: Budget, *,
+             batch: int | None = None, scratch: Path | None = None,
+             evaluator: Evaluator = evaluate_inline,
+             on_trial: Callable[[float], None] | None = None) -> CellResult:
+    """Run ``optimizer`` on ``problem`` until ``budget`` is spent.
+
+    ``batch`` overrides the optimizer's preferred number of suggestions per ask.
+    ``on_trial(budget_used)`` is called after each trial (progress bars).
+    """
+    space = problem.space
+    params = list(space.names)
+    cols = empty_columns(params)
+    param_cols = [cols["param." + p] for p in params]
+    fid = problem.fidelity
+    f_max = fid.high if fid is not None else None
+    needs_ctx = bool(problem.capabilities & {"checkpoint", "hypergradient"}) or scratch is not None
+    amount = float(budget.amount)
+    by_evals = budget.unit == "evaluations"
+    spent = 0.0
+    cum_cost = 0.0
+    trial = 0
+    rnd = 0
+    # fidelity each finished trial reached, for resume accounting
+    reached: dict[int, float] = {}
+    result = CellResult(columns=cols, params=params)
+    perf = time.perf_counter
+    wall = time.time
+    n_default = batch or max(1, int(getattr(optimizer, "batch_size", 1) or 1))
+
+    while spent < amount - EPS:
+        n = n_default
+        if by_evals:
+            n = max(1, min(n, math.ceil(amount - spent - EPS)))
+        t0 = perf()
+        try:
+            suggestions = optimizer.ask(n)
+        except Exception as exc:
+            return _fail(result, spent, "ask", exc)
+        ask_s = perf() - t0
+        if suggestions is None or len(suggestions) == 0:
+            result.reason = "optimizer-exhausted"
+            break
+        if len(suggestions) > n:
+            return _fail(result, spent, "ask",
+                         OptimizerError(f"ask({n}) returned {len(suggestions)} suggestions"))
+        observations = []
+        stop = False
+        share = ask_s / len(suggestions)
+        for s in suggestions:
+            if not isinstance(s, Suggestion):
+                s = Suggestion(s)
+            try:
+                config = space.validate(s.config)
+            except InvalidConfig as exc:
+                return _fail(result, spent, "ask",
+                             OptimizerError(f"suggestion outside the space: {exc}"))
+            fidelity = s.fidelity
+            if fidelity is not None:
+                if fid is None:
+                    return _fail(result, spent, "ask", OptimizerError(
+                        f"suggested fidelity {fidelity} but {problem.name} has no fidelity"))
+                try:
+                    fidelity = fid.check(fidelity)
+                except ValueError as exc:
+                    return _fail(result, spent, "ask", OptimizerError(str(exc)))
+                if fidelity >= f_max:
+                    fidelity = None
+            start_f = 0.0
+            if s.resume_from is not None:
+                if "checkpoint" not in problem.capabilities:
+                    return _fail(result, spent, "ask", OptimizerError(
+                        f"resume_from={s.resume_from} but {problem.name} cannot checkpoint"))
+                if s.resume_from not in reached:
+                    return _fail(result, spent, "ask", OptimizerError(
+                        f"resume_from={s.resume_from} names no finished trial"))
+                start_f = reached[s.resume_from]
+            # full-fidelity-equivalent cost, known before evaluating
+            if f_max is None:
+                planned = 1.0
+            else:
+                target = f_max if fidelity is None else fidelity
+                planned = max(0.0, target - start_f) / f_max
+            if by_evals and spent + planned > amount + EPS:
+                stop = True
+                result.reason = "budget"
+                break
+            ctx = EvalContext(trial=trial, scratch=scratch, resume_from=s.resume_from,
+                              want_grad=s.want_grad) if needs_ctx else None
+            t_start = wall()
+            t1 = perf()
+            status, error, rec = "ok", "", None
+            try:
+                rec = evaluator(problem, config, fidelity, ctx)
+                if not _finite(rec.value):
+                    status, error = "failed", f"objective returned {rec.value!r}"
+            except TimeoutError as exc:
+                status, error = "timeout", str(exc) or "evaluation timed out"
+            except Exception as exc:
+                status, error = "failed", f"{type(exc).__name__}: {exc}"
+            eval_s = perf() - t1
+            if rec is not None and rec.cost_fe is not None:
+                cost_fe = float(rec.cost_fe)
+            else:
+                cost_fe = planned
+            if budget.unit == "evaluations":
+                spent += cost_fe
+            elif budget.unit == "cost":
+                spent += float(rec.cost) if rec is not None and _finite(rec.cost) else planned
+            else:
+                spent += eval_s
+            cost = float(rec.cost) if rec is not None and _finite(rec.cost) else 0.0
+            cum_cost += cost
+            if status == "ok":
+                reached[trial] = f_max if (fidelity is None and f_max is not None) else \
+                    (fidelity or 0.0)
+            value = float(rec.value) if status == "ok" else math.nan
+            grad = rec.grad if rec is not None else None
+            observations.append(Observation(s, trial, value, status, cost_fe, grad, error))
+            cols["trial"].append(trial)
+            cols["round"].append(rnd)
+            cols["config"].append(json.dumps(config))
+            for col, p in zip(param_cols, params):
+                col.append(config.get(p))
+            cols["fidelity"].append(fidelity if fidelity is not None else f_max)
+            cols["resume_from"].append(s.resume_from)
+            cols["value"].append(value)
+            cols["true_value"].append(float(rec.true_value) if status == "ok"
+                                      and _finite(rec.true_value) else math.nan)
+            cols["test_value"].append(float(rec.test_value) if status == "ok"
+                                      and rec.test_value is not None
+                                      and _finite(rec.test_value) else math.nan)
+            cols["status"].append(status)
+            cols["error"].append(error)
+            cols["cost"].append(cost)
+            cols["cost_fe"].append(cost_fe)
+            cols["cum_cost"].append(cum_cost)
+            cols["budget_used"].append(spent)
+            cols["ask_s"].append(share)
+            cols["eval_s"].append(eval_s)
+            cols["tell_s"].append(0.0)
+            cols["t_start"].append(t_start)
+            cols["t_end"].append(wall())
+            cols["info"].append(json.dumps(rec.info, default=str)
+                                if rec is not None and rec.info else "")
+            trial += 1
+            if on_trial is not None:
+                on_trial(spent)
+            if spent >= amount - EPS:
+                break
+        if observations:
+            t2 = perf()
+            try:
+                optimizer.tell(observations)
+            except Exception as exc:
+                return _fail(result, spent, "tell", exc)
+            tell_share = (perf() - t2) / len(observations)
+            tell_col = cols["tell_s"]
+            for i in range(len(tell_col) - len(observations), len(tell_col)):
+                tell_col[i] = tell_share
+        rnd += 1
+        if stop:
+            break
+    else:
+        result.reason = "budget"
+    if not result.reason:
+        result.reason = "budget" if spent >= amount - EPS else "optimizer-exhausted"
+    result.spent = spent
+    return result
+
+
+def _fail(result: CellResult, spent: float, where: str, exc: BaseException) -> CellResult:
+    result.status = "failed"
+    result.reason = f"optimizer raised in {where}: {type(exc).__name__}: {exc}"
+    result.error = "".join(traceback.format_exception(exc))
+    result.spent = spent
+    return result
+
+
+def not_applicable(problem: Problem, optimizer_cls: type, params: list[str]) -> CellResult:
+    missing = sorted(set(optimizer_cls.requires) - set(problem.capabilities))
+    result = CellResult(columns=empty_columns(params), params=params, status="not-applicable",
+                        reason=f"problem {problem.name} lacks {', '.join(missing)}")
+    return result

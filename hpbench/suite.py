@@ -1,0 +1,224 @@
+"""Suites: which problems meet which optimizers, how often, under which budget.
+
+A suite is a TOML file::
+
+    name = "smoke"
+    problems = ["branin", "hartmann6", "ackley-*"]   # names or shell-style patterns
+    optimizers = ["random", "sobol"]
+    repeats = 3
+    budget = 20                 # full-fidelity-equivalent evaluations
+    budget_unit = "evaluations" # or "cost", "seconds"
+    seed = 0                    # the master seed
+    batch = 1                   # optional: suggestions asked and evaluated per round
+    timeout = 60                # optional: seconds per trial
+
+    [settings.sobol]            # optional per-optimizer settings
+    scramble = true
+
+The packaged suites (``default``, ``smoke``, ``paper``) live in ``hpbench/suites``.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import importlib.resources
+import tomllib
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from hpbench.budget import UNITS, Budget
+from hpbench.registry import UnknownNameError, entries, unknown_name_message
+
+KEYS = {"name", "description", "problems", "optimizers", "repeats", "budget", "budget_unit",
+        "seed", "batch", "timeout", "settings", "problem_settings"}
+
+
+class SuiteError(ValueError):
+    """A suite file or option that does not make sense."""
+
+
+@dataclass(frozen=True)
+class Suite:
+    name: str
+    problems: tuple[str, ...]
+    optimizers: tuple[str, ...]
+    repeats: int = 3
+    budget: Budget = field(default_factory=lambda: Budget(50))
+    seed: int = 0
+    batch: int | None = None
+    timeout: float | None = None
+    settings: dict[str, dict[str, Any]] = field(default_factory=dict)
+    problem_settings: dict[str, dict[str, Any]] = field(default_factory=dict)
+    description: str = ""
+
+    def cells(self) -> list[Cell]:
+        return [Cell(suite=self.name, problem=p, optimizer=o, repeat=r, master_seed=self.seed,
+                     budget=self.budget, batch=self.batch, timeout=self.timeout,
+                     settings=dict(self.settings.get(o, {})),
+                     problem_settings=dict(self.problem_settings.get(p, {})))
+                for p in self.problems for o in self.optimizers for r in range(self.repeats)]
+
+    def to_toml(self) -> str:
+        lines = [f"name = {_toml(self.name)}"]
+        if self.description:
+            lines.append(f"description = {_toml(self.description)}")
+        lines += [f"problems = {_toml(list(self.problems))}",
+                  f"optimizers = {_toml(list(self.optimizers))}",
+                  f"repeats = {self.repeats}",
+                  f"budget = {_toml(self.budget.amount)}",
+                  f"budget_unit = {_toml(self.budget.unit)}",
+                  f"seed = {self.seed}"]
+        if self.batch is not None:
+            lines.append(f"batch = {self.batch}")
+        if self.timeout is not None:
+            lines.append(f"timeout = {_toml(self.timeout)}")
+        for table, content in (("settings", self.settings),
+                               ("problem_settings", self.problem_settings)):
+            for key, values in content.items():
+                lines.append(f"\n[{table}.{_toml(key)}]")
+                lines += [f"{k} = {_toml(v)}" for k, v in values.items()]
+        return "\n".join(lines) + "\n"
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One unit of work: a problem × optimizer × repeat under a budget."""
+
+    suite: str
+    problem: str
+    optimizer: str
+    repeat: int
+    master_seed: int
+    budget: Budget
+    batch: int | None = None
+    timeout: float | None = None
+    settings: dict[str, Any] = field(default_factory=dict)
+    problem_settings: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        return f"{self.problem}/{self.optimizer}/seed-{self.repeat}"
+
+
+def _toml(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, str):
+        return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    if isinstance(v, list | tuple):
+        return "[" + ", ".join(_toml(x) for x in v) + "]"
+    return str(v)
+
+
+def packaged_suites() -> list[str]:
+    folder = importlib.resources.files("hpbench") / "suites"
+    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml"))
+
+
+def _read_toml(source: str) -> tuple[dict, str]:
+    path = Path(source)
+    if source.endswith(".toml") or path.exists():
+        if not path.is_file():
+            raise SuiteError(f"suite file {source} does not exist")
+        text, origin = path.read_text(), str(path)
+    else:
+        resource = importlib.resources.files("hpbench") / "suites" / f"{source}.toml"
+        if not resource.is_file():
+            raise SuiteError(unknown_name_message("suite", source, packaged_suites())
+                             + " or a path to a .toml file")
+        text, origin = resource.read_text(), f"packaged suite {source}"
+    try:
+        return tomllib.loads(text), origin
+    except tomllib.TOMLDecodeError as exc:
+        raise SuiteError(f"malformed suite file {origin}: {exc}") from None
+
+
+def _expand(kind: str, patterns: Iterable[str], origin: str) -> tuple[str, ...]:
+    table = entries(kind)
+    names: list[str] = []
+    for pattern in patterns:
+        if not isinstance(pattern, str):
+            raise SuiteError(f"{origin}: {kind} names must be strings, got {pattern!r}")
+        if any(ch in pattern for ch in "*?["):
+            matched = fnmatch.filter(table, pattern)
+            if not matched:
+                raise SuiteError(f"{origin}: pattern {pattern!r} matches no {kind}")
+        elif pattern in table:
+            matched = [pattern]
+        else:
+            raise SuiteError(unknown_name_message(kind, pattern, table))
+        names += [m for m in matched if m not in names]
+    if not names:
+        raise SuiteError(f"{origin}: no {kind}s selected")
+    return tuple(names)
+
+
+def _positive_int(value: Any, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise SuiteError(f"{what} must be an integer > 0, got {value!r}")
+    return value
+
+
+def load_suite(source: str = "default", **overrides: Any) -> Suite:
+    """Load a packaged suite by name or a TOML file by path, then apply command-line
+    ``overrides`` (problems, optimizers, repeats, budget, budget_unit, seed, batch,
+    timeout; None values are ignored)."""
+    data, origin = _read_toml(source)
+    unknown = set(data) - KEYS
+    if unknown:
+        raise SuiteError(f"{origin}: unknown key(s) {sorted(unknown)}; allowed: {sorted(KEYS)}")
+    for key in ("problems", "optimizers"):
+        if key not in data:
+            raise SuiteError(f"{origin}: missing {key!r} (a list of names)")
+        if not isinstance(data[key], list):
+            raise SuiteError(f"{origin}: {key!r} must be a list of names, got {data[key]!r}")
+    overrides = {k: v for k, v in overrides.items() if v is not None}
+    data = {**data, **overrides}
+    name = data.get("name") or Path(source).stem
+    if not isinstance(name, str):
+        raise SuiteError(f"{origin}: name must be a string, got {name!r}")
+    try:
+        problems = _expand("problem", data["problems"], origin)
+        optimizers = _expand("optimizer", data["optimizers"], origin)
+    except UnknownNameError as exc:  # pragma: no cover - _expand raises SuiteError
+        raise SuiteError(str(exc)) from None
+    repeats = _positive_int(data.get("repeats", 3), "repeats")
+    unit = data.get("budget_unit", "evaluations")
+    if unit not in UNITS:
+        raise SuiteError(f"budget_unit must be one of {list(UNITS)}, got {unit!r}")
+    amount = data.get("budget", 50)
+    if isinstance(amount, bool) or not isinstance(amount, int | float) or not amount > 0:
+        raise SuiteError(f"budget must be a number > 0, got {amount!r}")
+    seed = data.get("seed", 0)
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise SuiteError(f"seed must be an integer >= 0, got {seed!r}")
+    batch = data.get("batch")
+    if batch is not None:
+        batch = _positive_int(batch, "batch")
+    timeout = data.get("timeout")
+    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, int | float)
+                                or timeout <= 0):
+        raise SuiteError(f"timeout must be a number of seconds > 0, got {timeout!r}")
+    settings = data.get("settings", {})
+    problem_settings = data.get("problem_settings", {})
+    for key, table, kind in (("settings", settings, "optimizer"),
+                             ("problem_settings", problem_settings, "problem")):
+        if not isinstance(table, dict) or not all(isinstance(v, dict) for v in table.values()):
+            raise SuiteError(f"{origin}: [{key}.<{kind}>] tables expected")
+        stray = set(table) - set(problems if kind == "problem" else optimizers)
+        if stray:
+            raise SuiteError(f"{origin}: [{key}] names {kind}(s) not in the suite: "
+                             f"{sorted(stray)}")
+    return Suite(name=name, problems=problems, optimizers=optimizers, repeats=repeats,
+                 budget=Budget(float(amount), unit), seed=seed, batch=batch,
+                 timeout=float(timeout) if timeout is not None else None,
+                 settings=settings, problem_settings=problem_settings,
+                 description=str(data.get("description", "")))
+
+
+def with_name(suite: Suite, name: str) -> Suite:
+    return replace(suite, name=name)

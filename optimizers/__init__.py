@@ -1,0 +1,1 @@
+"""The optimizer registry: one module per optimizer or adapted library."""
