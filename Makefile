@@ -34,7 +34,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadgroup
 
 perf: $(STAMP)
-	$(BIN)/python -m pytest tests/perf --benchmark-only --benchmark-columns=min,median,mean,rounds -p no:xdist
+	$(BIN)/python -m pytest benchmarks -p no:xdist -s --benchmark-columns=min,median,mean,rounds
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

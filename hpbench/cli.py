@@ -1,0 +1,200 @@
+"""The ``hpbench`` command line.
+
+Bad input (an unknown name, a malformed suite file, a budget <= 0, an unwritable output
+folder) prints one line to stderr and exits with status 2, having written nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+from hpbench import registry
+from hpbench.budget import UNITS
+
+EXIT_USAGE = 2
+
+
+class UsageError(ValueError):
+    """Bad command-line input: reported in one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, not the whole usage block
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def _names(value: str) -> list[str]:
+    return [v.strip() for v in value.split(",") if v.strip()]
+
+
+def _positive_int(value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer > 0, got {value!r}") from None
+    if n <= 0:
+        raise argparse.ArgumentTypeError(f"must be an integer > 0, got {value!r}")
+    return n
+
+
+def _positive_float(value: str) -> float:
+    try:
+        x = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number > 0, got {value!r}") from None
+    if not x > 0 or x != x or x == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a number > 0, got {value!r}")
+    return x
+
+
+def _seed(value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {value!r}") from None
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {value!r}")
+    return n
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="hpbench", description="Benchmark hyperparameter optimizers.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    p = sub.add_parser("list", help="list registered problems or optimizers")
+    p.add_argument("what", choices=["problems", "optimizers", "suites"])
+    p.add_argument("--tag", help="only entries with this tag")
+
+    p = sub.add_parser("run", help="run a suite (resumes an interrupted run)")
+    p.add_argument("suite", nargs="?", default="default",
+                   help="a packaged suite name (default, smoke, paper) or a .toml file")
+    p.add_argument("--problems", type=_names, help="comma-separated names or patterns")
+    p.add_argument("--optimizers", type=_names, help="comma-separated names or patterns")
+    p.add_argument("--repeats", type=_positive_int)
+    p.add_argument("--budget", type=_positive_float)
+    p.add_argument("--budget-unit", choices=UNITS)
+    p.add_argument("--seed", type=_seed, help="master seed")
+    p.add_argument("--batch", type=_positive_int, help="suggestions per round")
+    p.add_argument("--timeout", type=_positive_float, help="seconds per trial")
+    p.add_argument("--out", type=Path, help="output folder (default results/<suite>)")
+    p.add_argument("--workers", type=_positive_int, default=1)
+    p.add_argument("--backend", help="serial, processes or dask (default: by --workers)")
+    p.add_argument("--scheduler", help="dask scheduler address (tcp://HOST:PORT)")
+    p.add_argument("--no-progress", action="store_true")
+
+    p = sub.add_parser("status", help="done / missing / failed cells of a results folder")
+    p.add_argument("dir", type=Path)
+
+    p = sub.add_parser("figures", help="figures, tables and report of a results folder")
+    p.add_argument("dir", type=Path)
+    p.add_argument("--band", choices=["iqr", "ci"], default="iqr",
+                   help="median + interquartile range (iqr) or mean + bootstrap 95%% CI (ci)")
+    p.add_argument("--out", type=Path, help="figures folder (default DIR/figures)")
+
+    p = sub.add_parser("new", help="write a documented template module to start from")
+    p.add_argument("kind", choices=["optimizer", "problem"])
+    p.add_argument("name")
+    return parser
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    if args.what == "suites":
+        from hpbench.suite import packaged_suites
+
+        for name in packaged_suites():
+            print(name)
+        return 0
+    kind = args.what[:-1]
+    table = registry.entries(kind)
+    rows = [e for e in table.values() if not args.tag or args.tag in e.tags]
+    width = max((len(e.name) for e in rows), default=10)
+    for e in rows:
+        note = "" if e.available else f"  [needs {', '.join(e.missing())}]"
+        requires = f" (requires {', '.join(sorted(e.requires))})" if kind == "optimizer" \
+            and e.requires else ""
+        tags = f"  [{', '.join(e.tags)}]" if e.tags else ""
+        print(f"{e.name:<{width}}  {e.description}{requires}{tags}{note}")
+    for module, error in sorted(registry.BROKEN.items()):
+        print(f"(could not import {module}: {error})", file=sys.stderr)
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from hpbench.api import run
+
+    options = {}
+    if args.scheduler:
+        options["scheduler"] = args.scheduler
+    summary = run(args.suite, problems=args.problems, optimizers=args.optimizers,
+                  repeats=args.repeats, budget=args.budget, budget_unit=args.budget_unit,
+                  seed=args.seed, batch=args.batch, timeout=args.timeout, out=args.out,
+                  workers=args.workers, backend=args.backend,
+                  progress=not args.no_progress, **options)
+    print(summary)
+    failed = [o for o in summary.outcomes if o.status in ("failed", "error")]
+    for o in failed:
+        print(f"  {o.status}: {o.key}: {o.reason}", file=sys.stderr)
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from hpbench.status import status_report
+
+    if not args.dir.is_dir():
+        raise UsageError(f"hpbench status: {args.dir} is not a results folder")
+    text, _ = status_report(args.dir)
+    print(text)
+    return 0
+
+
+def cmd_figures(args: argparse.Namespace) -> int:
+    if not args.dir.is_dir():
+        raise UsageError(f"hpbench figures: {args.dir} is not a results folder")
+    from analysis.report import make_figures
+
+    path = make_figures(args.dir, args.out, band=args.band)
+    print(f"figures, tables and report in {path}")
+    return 0
+
+
+def cmd_new(args: argparse.Namespace) -> int:
+    from hpbench.templates import write_template
+
+    path = write_template(args.kind, args.name)
+    print(f"wrote {path}; run `make test` to check it, then add it to a suite")
+    return 0
+
+
+COMMANDS = {"list": cmd_list, "run": cmd_run, "status": cmd_status, "figures": cmd_figures,
+            "new": cmd_new}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from hpbench.api import OutputError
+    from hpbench.suite import SuiteError
+    from hpbench.templates import TemplateError
+
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        with warnings.catch_warnings():
+            warnings.simplefilter("default")
+            return COMMANDS[args.command](args)
+    except (UsageError, SuiteError, OutputError, TemplateError,
+            registry.UnknownNameError, registry.MissingDependencyError) as exc:
+        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        if not message.startswith("hpbench"):
+            message = f"hpbench: {message}"
+        print(message, file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("hpbench: interrupted; finished cells are kept, re-run to resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
