@@ -21,7 +21,7 @@ is NaN).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
@@ -31,7 +31,7 @@ from hpbench.problem import Fidelity
 from hpbench.space import Space
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Suggestion:
     """A config to evaluate, plus the optional fields later optimizer families need.
 
@@ -48,7 +48,7 @@ class Suggestion:
     tag: Any = None
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Observation:
     """The result of one suggestion, handed back to ``tell``."""
 
@@ -59,7 +59,7 @@ class Observation:
     cost: float = 1.0  # full-fidelity-equivalent cost charged to the budget
     grad: Mapping[str, float] | None = None
     error: str = ""
-    extra: Mapping[str, Any] = field(default_factory=dict)
+    extra: Mapping[str, Any] | None = None
 
     @property
     def ok(self) -> bool:

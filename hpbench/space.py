@@ -167,6 +167,8 @@ class Float(Param):
         return min(self.high, max(self.low, x))
 
     def check(self, name: str, value: Any) -> float:
+        if type(value) is float and self.low <= value <= self.high:  # the common case, fast
+            return value
         if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
             raise InvalidConfig(f"{name} must be a number in [{self.low}, {self.high}], "
                                 f"got {value!r}")
@@ -338,6 +340,7 @@ class Space(Mapping):
         self._params = seen
         self._names = tuple(seen)
         self._list = tuple(seen.values())
+        self._items = tuple(seen.items())
         self._conditional = any(p.condition is not None for p in self._list)
         self._cond_index = tuple(
             None if p.condition is None else
@@ -437,7 +440,18 @@ class Space(Mapping):
         if not isinstance(config, Mapping):
             raise InvalidConfig(f"a config must be a mapping of parameter names to values, "
                                 f"got {type(config).__name__}")
-        out: dict[str, Any] = {}
+        if not self._conditional:
+            try:
+                out = {name: param.check(name, config[name]) for name, param in self._items}
+            except KeyError as exc:
+                raise InvalidConfig(f"{exc.args[0]} is missing (parameters: "
+                                    f"{list(self._names)})") from None
+            if len(config) > len(out):
+                unknown = [k for k in config if k not in self._params]
+                raise InvalidConfig(f"unknown parameter(s) {unknown}; allowed: "
+                                    f"{list(self._names)}")
+            return out
+        out = {}
         values: list[Any] = []
         for i, (name, param) in enumerate(zip(self._names, self._list)):
             ci = self._cond_index[i]

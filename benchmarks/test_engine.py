@@ -1,0 +1,119 @@
+"""Engine cost per trial: random search on a microsecond objective, validation and storage
+included, as a ratio to a bare numpy loop and to Optuna's RandomSampler (same run).
+
+Targets (issue 2): hpbench within 3x of the bare loop, at least 4x cheaper than Optuna.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+import time
+
+import numpy as np
+
+from benchmarks.conftest import write_table
+from hpbench import Budget, make_problem
+from hpbench.execute import execute_cell
+from hpbench.suite import Cell
+
+N = int(os.environ.get("HPBENCH_PERF_TRIALS", "10000"))
+ROUNDS = 3
+
+# Hartmann6 constants (Surjanovic & Bingham), for the bare loop
+ALPHA = np.array([1.0, 1.2, 3.0, 3.2])
+A6 = np.array([[10, 3, 17, 3.5, 1.7, 8], [0.05, 10, 17, 0.1, 8, 14],
+               [3, 3.5, 1.7, 10, 17, 8], [17, 8, 0.05, 10, 0.1, 14]])
+P6 = 1e-4 * np.array([[1312, 1696, 5569, 124, 8283, 5886], [2329, 4135, 8307, 3736, 1004, 9991],
+                      [2348, 1451, 3522, 2883, 3047, 6650], [4047, 8828, 8732, 5743, 1091, 381]])
+
+
+def branin(x):
+    b, c, t = 5.1 / (4 * math.pi ** 2), 5 / math.pi, 1 / (8 * math.pi)
+    return float((x[1] - b * x[0] ** 2 + c * x[0] - 6) ** 2 + 10 * (1 - t) * np.cos(x[0]) + 10)
+
+
+def hartmann6(x):
+    return float(-np.sum(ALPHA * np.exp(-np.sum(A6 * (x - P6) ** 2, axis=1))))
+
+
+BARE = {"branin": (branin, np.array([-5.0, 0.0]), np.array([10.0, 15.0])),
+        "hartmann6": (hartmann6, np.zeros(6), np.ones(6))}
+
+
+def bare_loop(name: str) -> float:
+    f, low, high = BARE[name]
+    rng = np.random.default_rng(0)
+    best = math.inf
+    values = []
+    t = time.perf_counter()
+    for _ in range(N):
+        x = low + rng.random(len(low)) * (high - low)
+        v = f(x)
+        values.append(v)
+        best = min(best, v)
+    return time.perf_counter() - t
+
+
+def hpbench_cell(name: str) -> float:
+    with tempfile.TemporaryDirectory() as out:
+        cell = Cell(suite="perf", problem=name, optimizer="random", repeat=0, master_seed=0,
+                    budget=Budget(N))
+        t = time.perf_counter()
+        outcome = execute_cell(cell, out)
+        dt = time.perf_counter() - t
+        assert outcome.status == "done" and outcome.n_trials == N
+    return dt
+
+
+def optuna_run(name: str, mode: str) -> float:
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    f, low, high = BARE[name]
+    problem = make_problem(name)
+    names = list(problem.space)
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+
+    def objective(trial):
+        x = np.array([trial.suggest_float(n, lo, hi) for n, lo, hi in zip(names, low, high)])
+        return f(x)
+
+    t = time.perf_counter()
+    if mode == "optimize":
+        study.optimize(objective, n_trials=N)
+    else:
+        for _ in range(N):
+            trial = study.ask()
+            study.tell(trial, objective(trial))
+    return time.perf_counter() - t
+
+
+def best_of(fn, *args) -> float:
+    return min(fn(*args) for _ in range(ROUNDS))
+
+
+def test_engine_overhead_per_trial(benchmark):
+    rows = []
+    ratios = {}
+    for name in ("branin", "hartmann6"):
+        bare = best_of(bare_loop, name)
+        ours = best_of(hpbench_cell, name)
+        opt = optuna_run(name, "optimize")
+        asktell = optuna_run(name, "asktell")
+        ratios[name] = (ours / bare, opt / ours, asktell / ours)
+        rows.append(f"| {name} | {bare / N * 1e6:.1f} | {ours / N * 1e6:.1f} | "
+                    f"{opt / N * 1e6:.1f} | {asktell / N * 1e6:.1f} | {ours / bare:.2f} | "
+                    f"{opt / ours:.1f} | {asktell / ours:.1f} |")
+    table = ("| problem | bare numpy µs/trial | hpbench µs/trial | optuna optimize µs/trial | "
+             "optuna ask/tell µs/trial | hpbench / bare | optuna optimize / hpbench | "
+             "optuna ask-tell / hpbench |\n|---|---|---|---|---|---|---|---|\n"
+             + "\n".join(rows) + f"\n\n{N} trials of random search; hpbench includes "
+             "validation, timing and writing the Parquet cell; best of "
+             f"{ROUNDS} rounds for bare and hpbench.\n")
+    write_table("engine", table)
+    benchmark.pedantic(hpbench_cell, args=("branin",), rounds=1, iterations=1)
+    for name, (vs_bare, vs_optuna, vs_asktell) in ratios.items():
+        assert vs_bare <= 3.0, f"{name}: hpbench is {vs_bare:.2f}x the bare loop (target <= 3)"
+        assert vs_optuna >= 4.0, f"{name}: optuna is only {vs_optuna:.1f}x slower (target >= 4)"
