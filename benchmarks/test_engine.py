@@ -21,25 +21,19 @@ from hpbench.suite import Cell
 N = int(os.environ.get("HPBENCH_PERF_TRIALS", "10000"))
 ROUNDS = 3
 
-# Hartmann6 constants (Surjanovic & Bingham), for the bare loop
-ALPHA = np.array([1.0, 1.2, 3.0, 3.2])
-A6 = np.array([[10, 3, 17, 3.5, 1.7, 8], [0.05, 10, 17, 0.1, 8, 14],
-               [3, 3.5, 1.7, 10, 17, 8], [17, 8, 0.05, 10, 0.1, 14]])
-P6 = 1e-4 * np.array([[1312, 1696, 5569, 124, 8283, 5886], [2329, 4135, 8307, 3736, 1004, 9991],
-                      [2348, 1451, 3522, 2883, 3047, 6650], [4047, 8828, 8732, 5743, 1091, 381]])
 
 
-def branin(x):
-    b, c, t = 5.1 / (4 * math.pi ** 2), 5 / math.pi, 1 / (8 * math.pi)
-    return float((x[1] - b * x[0] ** 2 + c * x[0] - 6) ** 2 + 10 * (1 - t) * np.cos(x[0]) + 10)
+def _bare(name: str):
+    """The published formula on one (1, d) numpy row: what a hand-written loop would call."""
+    from problems.synthetic_functions import SPECS
+
+    spec = SPECS[name]
+    d = spec.fixed_d
+    low, high = np.array(spec.lower(d)), np.array(spec.upper(d))
+    return (lambda x: float(spec.formula(x[None, :], np)[0])), low, high
 
 
-def hartmann6(x):
-    return float(-np.sum(ALPHA * np.exp(-np.sum(A6 * (x - P6) ** 2, axis=1))))
-
-
-BARE = {"branin": (branin, np.array([-5.0, 0.0]), np.array([10.0, 15.0])),
-        "hartmann6": (hartmann6, np.zeros(6), np.ones(6))}
+BARE = {name: _bare(name) for name in ("branin", "hartmann6")}
 
 
 def bare_loop(name: str) -> float:
@@ -116,4 +110,5 @@ def test_engine_overhead_per_trial(benchmark):
     benchmark.pedantic(hpbench_cell, args=("branin",), rounds=1, iterations=1)
     for name, (vs_bare, vs_optuna, vs_asktell) in ratios.items():
         assert vs_bare <= 3.0, f"{name}: hpbench is {vs_bare:.2f}x the bare loop (target <= 3)"
-        assert vs_optuna >= 4.0, f"{name}: optuna is only {vs_optuna:.1f}x slower (target >= 4)"
+        assert min(vs_optuna, vs_asktell) >= 4.0, \
+            f"{name}: optuna is only {min(vs_optuna, vs_asktell):.1f}x slower (target >= 4)"
