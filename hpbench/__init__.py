@@ -12,7 +12,6 @@ from hpbench.registry import (
     register_problem,
 )
 from hpbench.space import Categorical, Condition, Float, Int, InvalidConfig, Space
-from hpbench.store import load_results
 
 __version__ = "0.1.0"
 
@@ -41,6 +40,15 @@ __all__ = [
     "register_problem",
     "run",
 ]
+
+
+def __getattr__(name: str):
+    # pandas and pyarrow load on first use: evaluation child processes never need them
+    if name == "load_results":
+        from hpbench.store import load_results
+
+        return load_results
+    raise AttributeError(f"module 'hpbench' has no attribute {name!r}")
 
 
 def run(*args, **kwargs):

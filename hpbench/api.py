@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hpbench._procutil import parse_bytes
 from hpbench.backends import BACKENDS
-from hpbench.execute import CellOutcome, environment
+from hpbench.execute import CellOutcome, ResultsWriteError, environment
 from hpbench.progress import Progress
 from hpbench.suite import Suite, SuiteError, load_suite
 
@@ -73,11 +74,20 @@ def run(suite: str | Suite = "default", *, problems: Sequence[str] | None = None
         budget: float | None = None, budget_unit: str | None = None, seed: int | None = None,
         batch: int | None = None, timeout: float | None = None,
         out: str | Path | None = None, workers: int = 1, backend: str | None = None,
-        progress: bool = False, **backend_options: Any) -> RunSummary:
+        progress: bool = False, retries: int = 2, journal: bool | None = None,
+        memory_limit: int | str | None = None, **backend_options: Any) -> RunSummary:
     """Run a suite (a packaged name, a TOML path, or a ``Suite``) and store every cell.
 
     Keyword options override the suite's values. Cells already finished in ``out`` (valid file,
     same problem fingerprint and budget) are skipped; the rest are (re)done.
+
+    ``backend``: "serial", "processes" or "dask" (default: serial for one worker, processes
+    for more; dask when a ``scheduler`` address is given). ``retries``: how many times a cell
+    whose worker died is run again before it is recorded as failed. ``journal``: keep a trial
+    journal that a resumed cell replays (None: for problems tagged "expensive").
+    ``memory_limit``: address space per worker and evaluation child ("2G", bytes).
+    Other keywords go to the backend (``scheduler="tcp://host:8786"``, ``client=`` for dask).
+    Raises ``ResultsWriteError`` when ``out`` cannot be written during the run.
     """
     if isinstance(suite, Suite):
         spec = suite
@@ -88,19 +98,27 @@ def run(suite: str | Suite = "default", *, problems: Sequence[str] | None = None
                           timeout=timeout)
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise SuiteError(f"workers must be an integer >= 1, got {workers!r}")
+    if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+        raise SuiteError(f"retries must be an integer >= 0, got {retries!r}")
+    try:
+        memory_limit = parse_bytes(memory_limit)
+    except ValueError as exc:
+        raise SuiteError(str(exc)) from None
+    if backend is None and backend_options.get("scheduler"):
+        backend = "dask"
     backend = backend or ("serial" if workers == 1 else "processes")
     if backend not in BACKENDS:
         raise SuiteError(f"unknown backend {backend!r} (valid: {', '.join(sorted(BACKENDS))})")
     out = Path(out) if out is not None else Path("results") / spec.name
     check_writable(out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "suite.toml").write_text(spec.to_toml())
+    _write_text(out / "suite.toml", spec.to_toml(), out)
     cells = spec.cells()
     t0 = time.perf_counter()
     bar = Progress(cells, enabled=progress)
     try:
         outcomes = BACKENDS[backend](cells, out, workers=workers, progress=bar.update,
-                                     on_done=bar.done, **backend_options)
+                                     on_done=bar.done, retries=retries, journal=journal,
+                                     memory_limit=memory_limit, **backend_options)
     finally:
         bar.close()
     summary = RunSummary(spec, out, outcomes, time.perf_counter() - t0)
@@ -110,7 +128,17 @@ def run(suite: str | Suite = "default", *, problems: Sequence[str] | None = None
                 "counts": {s: summary.count(s) for s in ("done", "skipped", "failed",
                                                          "not-applicable", "error")},
                 **environment()}
-    tmp = out / ".run.json.tmp"
-    tmp.write_text(json.dumps(run_info, indent=2, default=str))
-    os.replace(tmp, out / "run.json")
+    _write_text(out / "run.json", json.dumps(run_info, indent=2, default=str), out)
     return summary
+
+
+def _write_text(path: Path, text: str, out: Path) -> None:
+    """Write a small file atomically; a failure is a ``ResultsWriteError`` with no file left."""
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise ResultsWriteError.wrap(exc, path, out) from exc

@@ -1,26 +1,57 @@
-"""Execution backends: the same cells, serially or in a local process pool.
+"""Execution backends: the same cells serially, in a local pool of worker processes, or on a
+Dask cluster.
 
 Every backend calls ``execute_cell`` and lets it write through the atomic store, so the
-values on disk do not depend on the backend or the number of workers.
+values on disk do not depend on the backend or the number of workers. A backend is a
+function ``(cells, out, *, workers, progress, on_done, **options) -> [CellOutcome]``
+registered with ``@backend(name)``; ``progress(key, spent, worker)`` reports a cell's budget
+used so far, ``on_done(outcome)`` each finished cell.
+
+Options every backend accepts: ``retries`` (2: how many times a cell whose worker died is
+run again on a fresh worker before it is recorded as failed with the reason), ``journal``
+(None: for problems tagged "expensive"), ``memory_limit`` (bytes of address space per worker
+and evaluation child, None: unlimited). A ``ResultsWriteError`` (disk full, unwritable
+folder) stops the run: no new cell starts, running ones finish, and the error is raised.
+
+* ``serial``: in this process. A crash of the objective here ends the run (re-run to
+  resume); use ``processes`` or a timeout to contain crashes.
+* ``processes``: ``workers`` spawned processes (spawn, not fork: torch and BLAS thread pools
+  do not survive a fork). Each worker dies with the parent, so a killed ``hpbench run``
+  leaves no orphan writing into the folder.
+* ``dask``: ``dask.distributed``; a ``LocalCluster`` of ``workers`` processes with one thread
+  each, or the cluster at ``scheduler`` (``tcp://HOST:PORT``), e.g. one started by
+  dask-jobqueue on Slurm (docs/dask.md).
 """
 
 from __future__ import annotations
 
+import contextlib
+import inspect
+import logging
 import multiprocessing
-import queue as queue_mod
-import threading
+import os
+import signal
 import time
+import traceback
+import uuid
+from collections import deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from concurrent.futures.process import BrokenProcessPool
+from multiprocessing.connection import wait
 from pathlib import Path
+from typing import Any
 
-from hpbench.execute import CellOutcome, execute_cell
+from hpbench._procutil import apply_memory_limit, describe_exit, die_with_parent
+from hpbench.execute import CellOutcome, ResultsWriteError, execute_cell, record_failure
 from hpbench.suite import Cell
 
 BACKENDS: dict[str, Callable[..., list[CellOutcome]]] = {}
 
-ProgressFn = Callable[[str, float], None]  # (cell key, budget used so far in that cell)
+#: (cell key, budget used so far in that cell, worker name or None)
+ProgressFn = Callable[..., None]
+DoneFn = Callable[[CellOutcome], None]
+
+#: seconds between progress messages a worker sends for one cell
+PROGRESS_PERIOD = 0.25
 
 
 def backend(name: str):
@@ -36,15 +67,36 @@ def _error_outcome(cell: Cell, exc: BaseException) -> CellOutcome:
     return CellOutcome(cell.key, "error", reason=f"{type(exc).__name__}: {exc}")
 
 
+def _progress_adapter(progress: ProgressFn | None) -> Callable[[str, float, Any], None] | None:
+    """Call ``progress`` with the worker name only if it takes three arguments."""
+    if progress is None:
+        return None
+    try:
+        inspect.signature(progress).bind("k", 0.0, None)
+        return progress
+    except TypeError:
+        return lambda key, spent, worker: progress(key, spent)
+
+
+def _check_retries(retries: Any) -> int:
+    if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+        raise ValueError(f"retries must be an integer >= 0, got {retries!r}")
+    return retries
+
+
 @backend("serial")
 def run_serial(cells: Sequence[Cell], out: Path, *, progress: ProgressFn | None = None,
-               on_done: Callable[[CellOutcome], None] | None = None,
-               workers: int = 1, **_: object) -> list[CellOutcome]:
+               on_done: DoneFn | None = None, workers: int = 1, journal: bool | None = None,
+               memory_limit: int | None = None, **_: object) -> list[CellOutcome]:
+    report = _progress_adapter(progress)
     outcomes = []
     for cell in cells:
-        on_trial = (lambda spent, key=cell.key: progress(key, spent)) if progress else None
+        on_trial = (lambda spent, key=cell.key: report(key, spent, None)) if report else None
         try:
-            outcome = execute_cell(cell, out, on_trial=on_trial)
+            outcome = execute_cell(cell, out, on_trial=on_trial, journal=journal,
+                                   memory_limit=memory_limit)
+        except ResultsWriteError:
+            raise
         except Exception as exc:  # e.g. the problem could not be built: record, go on
             outcome = _error_outcome(cell, exc)
         outcomes.append(outcome)
@@ -53,67 +105,325 @@ def run_serial(cells: Sequence[Cell], out: Path, *, progress: ProgressFn | None 
     return outcomes
 
 
-class _Throttled:
-    """Forwards a cell's progress to a queue at most every ``period`` seconds."""
+# -- local worker processes -------------------------------------------------------------------
 
-    def __init__(self, q, key: str, period: float = 0.25) -> None:
-        self.q, self.key, self.period, self.last = q, key, period, 0.0
+
+class _Throttled:
+    """Sends a cell's progress at most every ``period`` seconds."""
+
+    def __init__(self, send: Callable[[tuple], None], key: str,
+                 period: float = PROGRESS_PERIOD) -> None:
+        self.send, self.key, self.period, self.last = send, key, period, 0.0
 
     def __call__(self, spent: float) -> None:
         now = time.monotonic()
         if now - self.last >= self.period:
             self.last = now
-            self.q.put((self.key, spent))
+            self.send(("progress", self.key, spent))
 
 
-def _process_worker(cell: Cell, out: Path, q) -> CellOutcome:
-    return execute_cell(cell, out, on_trial=_Throttled(q, cell.key) if q is not None else None)
+def _worker_main(conn, parent_pid: int, memory_limit: int | None) -> None:
+    """A worker of the ``processes`` backend: runs the jobs sent on ``conn`` until told to
+    stop or the parent dies."""
+    die_with_parent(parent_pid)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    apply_memory_limit(memory_limit)
+    conn.send(("ready",))
+    while True:
+        try:
+            job = conn.recv()
+        except (EOFError, OSError):
+            return
+        kind = job[0]
+        if kind == "stop":
+            return
+        try:
+            if kind == "cell":
+                _, cell, out, options, report = job
+                on_trial = _Throttled(conn.send, cell.key) if report else None
+                reply: tuple = ("done", execute_cell(cell, out, on_trial=on_trial, **options))
+            else:  # "record": write a cell whose workers kept dying as failed
+                _, cell, out, reason, attempts = job
+                reply = ("done", record_failure(cell, out, reason, attempts=attempts))
+        except ResultsWriteError as exc:
+            reply = ("fatal", str(exc), exc.errno)
+        except Exception as exc:
+            reply = ("error", f"{type(exc).__name__}: {exc}",
+                     "".join(traceback.format_exception(exc)))
+        conn.send(reply)
+
+
+class _Slot:
+    def __init__(self, ctx, index: int, memory_limit: int | None) -> None:
+        self.conn, child = ctx.Pipe()
+        self.proc = ctx.Process(target=_worker_main, args=(child, os.getpid(), memory_limit),
+                                name=f"hpbench-worker-{index}", daemon=False)
+        self.proc.start()
+        child.close()
+        self.name = f"worker-{index}"
+        self.job: int | None = None
+        self.ready = False  # it said so: a death before that is a start-up failure
+
+    def stop(self) -> None:
+        with contextlib.suppress(OSError, ValueError):
+            self.conn.send(("stop",))
+        self.proc.join(timeout=5)
+        if self.proc.is_alive():
+            self.proc.kill()
+            self.proc.join()
+        self.conn.close()
+
+
+def _death_reason(cell: Cell, reasons: list[str]) -> str:
+    counts = {r: reasons.count(r) for r in reasons}
+    what = "; ".join(r if n == 1 else f"{r} x{n}" for r, n in counts.items())
+    return f"worker died {len(reasons)} time{'s' if len(reasons) > 1 else ''}: {what}"
 
 
 @backend("processes")
 def run_processes(cells: Sequence[Cell], out: Path, *, workers: int = 2,
-                  progress: ProgressFn | None = None,
-                  on_done: Callable[[CellOutcome], None] | None = None,
-                  **_: object) -> list[CellOutcome]:
-    # spawn, not fork: torch and BLAS thread pools do not survive a fork safely
+                  progress: ProgressFn | None = None, on_done: DoneFn | None = None,
+                  retries: int = 2, journal: bool | None = None,
+                  memory_limit: int | None = None, **_: object) -> list[CellOutcome]:
+    retries = _check_retries(retries)
+    report = _progress_adapter(progress)
     ctx = multiprocessing.get_context("spawn")
-    manager = ctx.Manager() if progress else None
-    q = manager.Queue() if manager else None
-    stop = threading.Event()
-
-    def drain() -> None:
-        while not stop.is_set():
-            try:
-                key, spent = q.get(timeout=0.1)
-            except queue_mod.Empty:
-                continue
-            except (EOFError, OSError):
-                return
-            progress(key, spent)
-
-    drainer = threading.Thread(target=drain, daemon=True) if q is not None else None
-    if drainer:
-        drainer.start()
+    options = {"journal": journal, "memory_limit": memory_limit}
+    # job queue: ("cell", index) or ("record", index)
+    pending: deque[tuple[str, int]] = deque(("cell", i) for i in range(len(cells)))
+    deaths: dict[int, list[str]] = {}
     outcomes: dict[int, CellOutcome] = {}
+    slots: list[_Slot | None] = [None] * max(1, min(workers, len(cells)))
+    jobs: dict[int, str] = {}  # slot -> job kind
+    fatal: ResultsWriteError | None = None
+    start_failures: list[str] = []
+
+    def finish(i: int, outcome: CellOutcome, kind: str) -> None:
+        # a recorded failure took as many attempts as there were deaths, a run one more
+        outcome.attempts = len(deaths.get(i, ())) + (kind == "cell")
+        outcomes[i] = outcome
+        if on_done:
+            on_done(outcome)
+
     try:
-        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-            futures = {pool.submit(_process_worker, cell, out, q): i
-                       for i, cell in enumerate(cells)}
-            for fut in as_completed(futures):
-                i = futures[fut]
+        while True:
+            for w, slot in enumerate(slots):
+                if fatal is None and pending and (slot is None or slot.job is None):
+                    if slot is None:
+                        slot = slots[w] = _Slot(ctx, w, memory_limit)
+                    kind, i = pending.popleft()
+                    if kind == "cell":
+                        slot.conn.send(("cell", cells[i], out, options, report is not None))
+                    else:
+                        slot.conn.send(("record", cells[i], out,
+                                        _death_reason(cells[i], deaths[i]), len(deaths[i])))
+                    slot.job, jobs[w] = i, kind
+            busy = [s for s in slots if s is not None and s.job is not None]
+            if not busy:
+                break
+            ready = set(wait([s.conn for s in busy] + [s.proc.sentinel for s in busy]))
+            for w, slot in enumerate(slots):
+                if slot is None or slot.job is None:
+                    continue
+                if slot.conn not in ready and slot.proc.sentinel not in ready:
+                    continue
+                i = slot.job
                 try:
-                    outcome = fut.result()
-                except BrokenProcessPool as exc:
-                    outcome = _error_outcome(cells[i], exc)
-                except Exception as exc:
-                    outcome = _error_outcome(cells[i], exc)
-                outcomes[i] = outcome
-                if on_done:
-                    on_done(outcome)
+                    while slot.conn.poll():
+                        msg = slot.conn.recv()
+                        if msg[0] == "ready":
+                            slot.ready = True
+                            continue
+                        if msg[0] == "progress":
+                            if report:
+                                report(msg[1], msg[2], slot.name)
+                            continue
+                        slot.job = None
+                        if msg[0] == "done":
+                            finish(i, msg[1], jobs[w])
+                        elif msg[0] == "fatal":
+                            fatal = fatal or ResultsWriteError(msg[2], msg[1])
+                        else:
+                            finish(i, CellOutcome(cells[i].key, "error", reason=msg[1]),
+                                   jobs[w])
+                        break
+                    else:
+                        if slot.proc.is_alive():
+                            continue
+                        raise EOFError
+                except (EOFError, OSError):
+                    # the worker died running cell i: a segfault, os._exit, the OOM killer
+                    slot.proc.join(timeout=5)
+                    reason = describe_exit(slot.proc.exitcode)
+                    slot.conn.close()
+                    slots[w] = None
+                    if not slot.ready:  # not the cell's fault: the worker never started
+                        start_failures.append(reason)
+                        if len(start_failures) >= 3:
+                            raise RuntimeError(
+                                f"worker processes cannot start ({'; '.join(start_failures)})"
+                                "; a script that calls hpbench.run must guard it with "
+                                "`if __name__ == \"__main__\":` (spawned workers import "
+                                "the script)") from None
+                        pending.appendleft((jobs[w], i))
+                        continue
+                    if jobs.get(w) == "record":
+                        finish(i, CellOutcome(cells[i].key, "error", reason=(
+                            f"{_death_reason(cells[i], deaths[i])}; recording the failure "
+                            f"also died: {reason}")), "record")
+                        continue
+                    deaths.setdefault(i, []).append(reason)
+                    if len(deaths[i]) <= retries:
+                        pending.appendleft(("cell", i))  # again, on a fresh worker
+                    else:
+                        pending.appendleft(("record", i))
     finally:
-        stop.set()
-        if drainer:
-            drainer.join(timeout=1)
-        if manager:
-            manager.shutdown()
+        for slot in slots:
+            if slot is not None:
+                if slot.job is not None:  # interrupted: do not wait for the cell
+                    slot.proc.kill()
+                slot.stop()
+    if fatal is not None:
+        raise fatal
     return [outcomes[i] for i in range(len(cells))]
+
+
+# -- Dask ---------------------------------------------------------------------------------------
+
+
+def _dask_cell(cell: Cell, out: Path, options: dict[str, Any], topic: str | None) -> CellOutcome:
+    """One cell on a Dask worker; progress goes to the client as events on ``topic``."""
+    on_trial = None
+    if topic is not None:
+        from distributed import get_worker
+
+        worker = get_worker()
+        name = str(worker.name)
+        on_trial = _Throttled(
+            lambda msg: worker.log_event(topic, {"key": msg[1], "spent": msg[2],
+                                                 "worker": name}), cell.key)
+    apply_memory_limit(options.get("memory_limit"))
+    return execute_cell(cell, out, on_trial=on_trial, **options)
+
+
+def _dask_record(cell: Cell, out: Path, reason: str, attempts: int) -> CellOutcome:
+    return record_failure(cell, out, reason, attempts=attempts)
+
+
+@contextlib.contextmanager
+def dask_client(workers: int = 2, scheduler: str | None = None, *,
+                memory_limit: int | None = None):
+    """A ``distributed.Client``: on ``scheduler`` if given, else on a new ``LocalCluster`` of
+    ``workers`` processes × 1 thread. On the local cluster a task whose worker dies fails at
+    once (``allowed-failures`` 0), so hpbench's own ``retries`` count every death; on an
+    existing cluster its scheduler's ``allowed-failures`` retries come first."""
+    import dask
+    from distributed import Client, LocalCluster
+
+    if scheduler:
+        with Client(scheduler) as client:
+            yield client
+        return
+    # a worker holds one task at a time (saturation 1.0), so a death is charged to the cell
+    # that caused it only; hpbench reports deaths itself, hence the silenced logs; and the
+    # workers' statistical profiler (a stack sample every 10 ms) stays off: it about doubled
+    # the CPU time of pure-Python cells (benchmarks/test_backends.py)
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0,
+                          "distributed.scheduler.worker-saturation": 1.0,
+                          "distributed.worker.profile.enabled": False}):
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                               dashboard_address=None, silence_logs=logging.CRITICAL,
+                               memory_limit=memory_limit or "auto")
+    try:
+        with Client(cluster) as client:
+            yield client
+    finally:
+        cluster.close()
+
+
+@backend("dask")
+def run_dask(cells: Sequence[Cell], out: Path, *, workers: int = 2,
+             progress: ProgressFn | None = None, on_done: DoneFn | None = None,
+             scheduler: str | None = None, retries: int = 2, journal: bool | None = None,
+             memory_limit: int | None = None, client: Any = None,
+             **_: object) -> list[CellOutcome]:
+    """Cells as Dask tasks (``client``: an existing ``distributed.Client`` to use)."""
+    retries = _check_retries(retries)
+    if client is None:
+        with dask_client(workers, scheduler, memory_limit=memory_limit) as own:
+            return _run_on_client(own, cells, out, progress, on_done, retries, journal,
+                                  memory_limit)
+    return _run_on_client(client, cells, out, progress, on_done, retries, journal, memory_limit)
+
+
+def _run_on_client(client, cells, out, progress, on_done, retries, journal, memory_limit):
+    from distributed import as_completed
+    from distributed.scheduler import KilledWorker
+
+    report = _progress_adapter(progress)
+    run_id = uuid.uuid4().hex[:12]
+    topic = f"hpbench-progress-{run_id}" if report else None
+    if topic:
+        def handler(event) -> None:
+            msg = event[1] if isinstance(event, tuple) else event
+            report(msg["key"], msg["spent"], msg["worker"])
+
+        client.subscribe_topic(topic, handler)
+    options = {"journal": journal, "memory_limit": memory_limit}
+    deaths: dict[int, list[str]] = {}
+    outcomes: dict[int, CellOutcome] = {}
+    fatal: ResultsWriteError | None = None
+
+    def submit(i: int, attempt: int, record: bool = False):
+        key = f"hpbench-{'record' if record else 'cell'}-{run_id}-{i}-{attempt}"
+        if record:
+            return client.submit(_dask_record, cells[i], out, _death_reason(cells[i], deaths[i]),
+                                 len(deaths[i]), key=key, pure=False)
+        return client.submit(_dask_cell, cells[i], out, options, topic, key=key, pure=False)
+
+    futures = {submit(i, 0): (i, False) for i in range(len(cells))}
+    pool = as_completed(list(futures))
+    try:
+        for fut in pool:
+            i, recording = futures.pop(fut)
+            try:
+                outcome = fut.result()
+            except KilledWorker as exc:
+                if recording:
+                    outcome = CellOutcome(cells[i].key, "error", reason=(
+                        f"{_death_reason(cells[i], deaths[i])}; recording the failure also "
+                        f"died: {exc}"))
+                else:
+                    deaths.setdefault(i, []).append(_killed_reason(exc))
+                    record = len(deaths[i]) > retries
+                    if fatal is None:
+                        nxt = submit(i, len(deaths[i]), record=record)
+                        futures[nxt] = (i, record)
+                        pool.add(nxt)
+                    continue
+            except ResultsWriteError as exc:
+                fatal = fatal or exc
+                for other in list(futures):  # start nothing new; running cells finish
+                    if other.status == "pending":
+                        other.cancel()
+                continue
+            except Exception as exc:
+                outcome = _error_outcome(cells[i], exc)
+            if i in deaths:
+                outcome.attempts = len(deaths[i]) + (not recording)
+            outcomes[i] = outcome
+            if on_done:
+                on_done(outcome)
+    finally:
+        if topic:
+            with contextlib.suppress(Exception):
+                client.unsubscribe_topic(topic)
+    if fatal is not None:
+        raise fatal
+    return [outcomes.get(i) or CellOutcome(cells[i].key, "error", reason="not run")
+            for i in range(len(cells))]
+
+
+def _killed_reason(exc: BaseException) -> str:
+    # the scheduler knows only that the worker went away; the nanny's log has the signal
+    return "the Dask worker running it died (KilledWorker; the worker log names the signal)"

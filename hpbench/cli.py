@@ -51,6 +51,16 @@ def _positive_float(value: str) -> float:
     return x
 
 
+def _non_negative_int(value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {value!r}") from None
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {value!r}")
+    return n
+
+
 def _seed(value: str) -> int:
     try:
         n = int(value)
@@ -84,6 +94,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=_positive_int, default=1)
     p.add_argument("--backend", help="serial, processes or dask (default: by --workers)")
     p.add_argument("--scheduler", help="dask scheduler address (tcp://HOST:PORT)")
+    p.add_argument("--retries", type=_non_negative_int, default=2,
+                   help="runs of a cell after its worker died before it is recorded as "
+                        "failed (default 2)")
+    p.add_argument("--journal", choices=["auto", "on", "off"], default="auto",
+                   help="trial journal replayed on resume (auto: problems tagged expensive)")
+    p.add_argument("--memory-limit", help="address space per worker, e.g. 4G")
     p.add_argument("--no-progress", action="store_true")
 
     p = sub.add_parser("status", help="done / missing / failed cells of a results folder")
@@ -133,7 +149,9 @@ def cmd_run(args: argparse.Namespace) -> int:
                   repeats=args.repeats, budget=args.budget, budget_unit=args.budget_unit,
                   seed=args.seed, batch=args.batch, timeout=args.timeout, out=args.out,
                   workers=args.workers, backend=args.backend,
-                  progress=not args.no_progress, **options)
+                  progress=not args.no_progress, retries=args.retries,
+                  journal={"auto": None, "on": True, "off": False}[args.journal],
+                  memory_limit=args.memory_limit, **options)
     print(summary)
     failed = [o for o in summary.outcomes if o.status in ("failed", "error")]
     for o in failed:
@@ -175,6 +193,7 @@ COMMANDS = {"list": cmd_list, "run": cmd_run, "status": cmd_status, "figures": c
 
 def main(argv: Sequence[str] | None = None) -> int:
     from hpbench.api import OutputError
+    from hpbench.journal import ResultsWriteError
     from hpbench.suite import SuiteError
     from hpbench.templates import TemplateError
 
@@ -191,6 +210,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             message = f"hpbench: {message}"
         print(message, file=sys.stderr)
         return EXIT_USAGE
+    except ResultsWriteError as exc:
+        print(f"hpbench: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("hpbench: interrupted; finished cells are kept, re-run to resume", file=sys.stderr)
         return 130

@@ -86,12 +86,22 @@ class Optimizer:
     * ``batch_size``: how many suggestions the runner should ask for at once by default
       (a population-based method sets its generation size);
     * ``settings``: the default settings; ``**settings`` given to the constructor must be
-      among these keys.
+      among these keys;
+    * ``problem_capabilities``: set by the runner (see below);
+    * ``supports_batch``: False when ``ask(n)`` cannot give n useful configs at once; under
+      ``--batch q`` the runner then builds rounds with ``batch_fallback``: "constant-liar"
+      (the generic strategy of ``hpbench.batching``) or "sequential" (one config per round).
     """
 
     requires: ClassVar[frozenset[str]] = frozenset()
     batch_size: int = 1
     settings: ClassVar[Mapping[str, Any]] = {}
+    #: the capabilities of the problem being optimized, set by the runner before the first
+    #: ``ask`` (None when unknown, e.g. an optimizer driven by hand). It lets an optimizer use
+    #: a capability it does not require: Hyperband resumes from checkpoints where it can.
+    problem_capabilities: frozenset[str] | None = None
+    supports_batch: ClassVar[bool] = True
+    batch_fallback: ClassVar[str] = "constant-liar"
 
     def __init__(self, space: Space, *, seed: int | None, budget: Budget | int | float,
                  fidelity: Fidelity | None = None, **settings: Any) -> None:

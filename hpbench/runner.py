@@ -5,6 +5,12 @@ suggestion (an out-of-space suggestion fails the cell: that is an optimizer bug,
 something to clip silently), turns an exception, NaN or infinity in the objective into a
 failed trial that the optimizer is told about, stops exactly at the budget, and times ask,
 evaluate and tell separately.
+
+Evaluation goes through an evaluator (``hpbench.evaluators``): inline by default; one that
+has ``evaluate_many`` gets a whole round at once to evaluate concurrently, and the trials are
+then recorded in order exactly as if they had been evaluated one after another (suggestions
+past the budget are dropped, not recorded). A ``journal`` (``hpbench.journal``) records each
+finished trial and replays an interrupted cell's trials instead of evaluating them again.
 """
 
 from __future__ import annotations
@@ -18,7 +24,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hpbench.batching import ConstantLiar, batch_strategy
 from hpbench.budget import Budget
+from hpbench.journal import Journal
 from hpbench.optimizer import Observation, Optimizer, Suggestion
 from hpbench.problem import EvalContext, Evaluation, Problem
 from hpbench.space import InvalidConfig
@@ -77,14 +85,73 @@ def evaluate_inline(problem: Problem, config: Mapping[str, Any], fidelity: float
     return problem.evaluate(config, fidelity=fidelity, ctx=ctx)
 
 
+def _classify(outcome: Evaluation | BaseException) -> tuple[str, str, Evaluation | None]:
+    """(status, error, record) of an evaluation outcome, as the inline path decides them."""
+    if isinstance(outcome, BaseException):
+        if isinstance(outcome, TimeoutError):
+            return "timeout", str(outcome) or "evaluation timed out", None
+        return "failed", f"{type(outcome).__name__}: {outcome}", None
+    if not _finite(outcome.value):
+        return "failed", f"objective returned {outcome.value!r}", outcome
+    return "ok", "", outcome
+
+
+def _prefetch(problem: Problem, suggestions: list, many: Callable, *, trial: int,
+              spent: float, amount: float, by_evals: bool, reached: dict[int, float],
+              scratch: Path | None, needs_ctx: bool) -> list[tuple]:
+    """Evaluate concurrently the leading suggestions of a round that the sequential loop
+    would evaluate: valid ones that fit the budget at their planned cost. The loop then
+    records them in order (and evaluates inline whatever this left out). The evaluator
+    reports each item's own evaluation time, so the set-up of a replaced evaluation process
+    is not charged to a trial."""
+    space, fid = problem.space, problem.fidelity
+    f_max = fid.high if fid is not None else None
+    items = []
+    for s in suggestions:
+        if not isinstance(s, Suggestion):
+            s = Suggestion(s)
+        try:
+            config = space.validate(s.config)
+            fidelity = s.fidelity
+            if fidelity is not None:
+                if fid is None:
+                    break
+                fidelity = fid.check(fidelity)
+                if fidelity >= f_max:
+                    fidelity = None
+        except (InvalidConfig, ValueError):
+            break
+        start_f = 0.0
+        if s.resume_from is not None:
+            if "checkpoint" not in problem.capabilities or s.resume_from not in reached:
+                break
+            start_f = reached[s.resume_from]
+        if f_max is None:
+            planned = 1.0
+        else:
+            planned = max(0.0, (f_max if fidelity is None else fidelity) - start_f) / f_max
+        if by_evals and spent + planned > amount + EPS:
+            break
+        spent += planned
+        ctx = EvalContext(trial=trial + len(items), scratch=scratch, resume_from=s.resume_from,
+                          want_grad=s.want_grad) if needs_ctx else None
+        items.append((config, fidelity, ctx))
+    return list(many(problem, items)) if items else []
+
+
 def run_loop(problem: Problem, optimizer: Optimizer, budget: Budget, *,
              batch: int | None = None, scratch: Path | None = None,
              evaluator: Evaluator = evaluate_inline,
-             on_trial: Callable[[float], None] | None = None) -> CellResult:
+             on_trial: Callable[[float], None] | None = None,
+             journal: Journal | None = None) -> CellResult:
     """Run ``optimizer`` on ``problem`` until ``budget`` is spent.
 
-    ``batch`` overrides the optimizer's preferred number of suggestions per ask.
-    ``on_trial(budget_used)`` is called after each trial (progress bars).
+    ``batch`` overrides the optimizer's preferred number of suggestions per ask (an
+    optimizer with ``supports_batch = False`` gets its rounds built by its
+    ``batch_fallback``, see ``hpbench.batching``). ``evaluator`` evaluates one config, or a
+    round concurrently if it has ``evaluate_many``. ``on_trial(budget_used)`` is called after
+    each trial (progress bars). ``journal`` logs each finished trial and replays the trials
+    it already holds (see ``hpbench.journal``).
     """
     space = problem.space
     params = list(space.names)
@@ -105,6 +172,20 @@ def run_loop(problem: Problem, optimizer: Optimizer, budget: Budget, *,
     perf = time.perf_counter
     wall = time.time
     n_default = batch or max(1, int(getattr(optimizer, "batch_size", 1) or 1))
+    # lets an optimizer use a capability it does not require (Hyperband resumes from
+    # checkpoints where the problem offers them)
+    optimizer.problem_capabilities = frozenset(problem.capabilities)
+    driver: Any = optimizer
+    if batch is not None and batch > 1:
+        strategy = batch_strategy(optimizer, batch)
+        if strategy == "constant-liar":
+            driver = ConstantLiar(optimizer)
+        elif strategy == "sequential":
+            n_default = 1
+        result.extra["batch_strategy"] = strategy
+    many = getattr(evaluator, "evaluate_many", None)
+    replay = journal.replay if journal is not None else ()
+    n_replay = len(replay)
 
     while spent < amount - EPS:
         n = n_default
@@ -112,7 +193,7 @@ def run_loop(problem: Problem, optimizer: Optimizer, budget: Budget, *,
             n = max(1, min(n, math.ceil(amount - spent - EPS)))
         t0 = perf()
         try:
-            suggestions = optimizer.ask(n)
+            suggestions = driver.ask(n)
         except Exception as exc:
             return _fail(result, spent, "ask", exc)
         ask_s = perf() - t0
@@ -125,7 +206,12 @@ def run_loop(problem: Problem, optimizer: Optimizer, budget: Budget, *,
         observations = []
         stop = False
         share = ask_s / len(suggestions)
-        for s in suggestions:
+        pre: list = []
+        if many is not None and trial >= n_replay:
+            pre = _prefetch(problem, suggestions, many, trial=trial, spent=spent,
+                            amount=amount, by_evals=by_evals, reached=reached,
+                            scratch=scratch, needs_ctx=needs_ctx)
+        for idx, s in enumerate(suggestions):
             if not isinstance(s, Suggestion):
                 s = Suggestion(s)
             try:
@@ -163,20 +249,42 @@ def run_loop(problem: Problem, optimizer: Optimizer, budget: Budget, *,
                 stop = True
                 result.reason = "budget"
                 break
-            ctx = EvalContext(trial=trial, scratch=scratch, resume_from=s.resume_from,
-                              want_grad=s.want_grad) if needs_ctx else None
-            t_start = wall()
-            t1 = perf()
-            status, error, rec = "ok", "", None
-            try:
-                rec = evaluator(problem, config, fidelity, ctx)
-                if not _finite(rec.value):
-                    status, error = "failed", f"objective returned {rec.value!r}"
-            except TimeoutError as exc:
-                status, error = "timeout", str(exc) or "evaluation timed out"
-            except Exception as exc:
-                status, error = "failed", f"{type(exc).__name__}: {exc}"
-            eval_s = perf() - t1
+            config_json = json.dumps(config)
+            t_end = None
+            replayed = False
+            if trial < n_replay:
+                jr = replay[trial]
+                if (jr["config"] == config_json and jr["fidelity"] == fidelity
+                        and jr["resume_from"] == s.resume_from
+                        and jr["want_grad"] == s.want_grad):
+                    status, error = jr["status"], jr["error"]
+                    rec = journal.evaluation(jr)
+                    eval_s, t_start, t_end = jr["eval_s"], jr["t_start"], jr["t_end"]
+                    journal.replayed += 1
+                    replayed = True
+                else:  # the optimizer did not ask the same again: evaluate from here on
+                    journal.cut(trial)
+                    replay, n_replay = journal.replay, trial
+            if replayed:
+                pass
+            elif idx < len(pre):
+                outcome, eval_s, t_start, t_end = pre[idx]
+                status, error, rec = _classify(outcome)
+            else:
+                ctx = EvalContext(trial=trial, scratch=scratch, resume_from=s.resume_from,
+                                  want_grad=s.want_grad) if needs_ctx else None
+                t_start = wall()
+                t1 = perf()
+                status, error, rec = "ok", "", None
+                try:
+                    rec = evaluator(problem, config, fidelity, ctx)
+                    if not _finite(rec.value):
+                        status, error = "failed", f"objective returned {rec.value!r}"
+                except TimeoutError as exc:
+                    status, error = "timeout", str(exc) or "evaluation timed out"
+                except Exception as exc:
+                    status, error = "failed", f"{type(exc).__name__}: {exc}"
+                eval_s = perf() - t1
             if rec is not None and rec.cost_fe is not None:
                 cost_fe = float(rec.cost_fe)
             else:
@@ -197,7 +305,7 @@ def run_loop(problem: Problem, optimizer: Optimizer, budget: Budget, *,
             observations.append(Observation(s, trial, value, status, cost_fe, grad, error))
             cols["trial"].append(trial)
             cols["round"].append(rnd)
-            cols["config"].append(json.dumps(config))
+            cols["config"].append(config_json)
             for col, p in zip(param_cols, params):
                 col.append(config.get(p))
             cols["fidelity"].append(fidelity if fidelity is not None else f_max)
@@ -218,7 +326,13 @@ def run_loop(problem: Problem, optimizer: Optimizer, budget: Budget, *,
             cols["eval_s"].append(eval_s)
             cols["tell_s"].append(0.0)
             cols["t_start"].append(t_start)
-            cols["t_end"].append(wall())
+            if t_end is None:
+                t_end = wall()
+            if journal is not None and not replayed:
+                journal.append(journal.record(trial, config_json, fidelity, s.resume_from,
+                                              s.want_grad, status, error, rec, eval_s,
+                                              t_start, t_end))
+            cols["t_end"].append(t_end)
             cols["info"].append(json.dumps(rec.info, default=str)
                                 if rec is not None and rec.info else "")
             trial += 1
@@ -229,7 +343,7 @@ def run_loop(problem: Problem, optimizer: Optimizer, budget: Budget, *,
         if observations:
             t2 = perf()
             try:
-                optimizer.tell(observations)
+                driver.tell(observations)
             except Exception as exc:
                 return _fail(result, spent, "tell", exc)
             tell_share = (perf() - t2) / len(observations)
@@ -244,6 +358,8 @@ def run_loop(problem: Problem, optimizer: Optimizer, budget: Budget, *,
     if not result.reason:
         result.reason = "budget" if spent >= amount - EPS else "optimizer-exhausted"
     result.spent = spent
+    if isinstance(driver, ConstantLiar) and not driver.copyable:
+        result.extra["batch_strategy"] = "sequential (optimizer cannot be copied)"
     return result
 
 

@@ -1,4 +1,10 @@
-"""``hpbench status DIR``: which cells of a run are done, failed, not applicable or missing."""
+"""``hpbench status DIR``: which cells of a run are done, running, missing, failed or not
+applicable, with reasons.
+
+"running" comes from the lock files ``execute_cell`` keeps in ``DIR/.running`` while a cell
+runs; a lock whose process is gone (a killed run) makes the cell "missing" with the reason
+"interrupted", and a trial journal it left says how many trials a re-run will replay.
+"""
 
 from __future__ import annotations
 
@@ -30,10 +36,34 @@ def cell_states(out: Path) -> list[dict]:
                          else "", "trials": meta.get("n_trials", 0)}
     for key in expected:
         if key not in rows:
-            running = (out / ".running" / (key.replace("/", "__") + ".lock")).exists()
-            rows[key] = {"key": key, "state": "running" if running else "missing",
-                         "reason": ""}
+            rows[key] = _unfinished(out, key)
     return sorted(rows.values(), key=lambda r: r["key"])
+
+
+def _journal_trials(path: Path) -> int:
+    try:
+        with open(path, "rb") as fh:
+            return max(0, sum(1 for line in fh if line.endswith(b"\n")) - 1)
+    except OSError:
+        return 0
+
+
+def _unfinished(out: Path, key: str) -> dict:
+    from hpbench.execute import read_lock
+
+    flat = key.replace("/", "__")
+    lock = out / ".running" / f"{flat}.lock"
+    trials = _journal_trials(out / ".journal" / f"{flat}.jsonl")
+    journal = f"journal holds {trials} trials to replay" if trials else ""
+    if lock.exists():
+        info = read_lock(lock)
+        where = f"pid {info.get('pid', '?')} on {info.get('host', '?')}"
+        if not info["stale"]:
+            return {"key": key, "state": "running", "reason": where}
+        reason = f"interrupted ({where} is gone); re-run to resume"
+        return {"key": key, "state": "missing",
+                "reason": f"{reason}; {journal}" if journal else reason}
+    return {"key": key, "state": "missing", "reason": journal}
 
 
 def status_report(out: Path) -> tuple[str, list[dict]]:

@@ -22,7 +22,8 @@ def plugin_path(tmp_path_factory) -> Path:
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: hpbench-testplugin\n"
                                    "Version: 0.0\n")
     (dist / "entry_points.txt").write_text(
-        "[hpbench.problems]\nslow = hpbench_testplugin:register\n")
+        "[hpbench.problems]\nslow = hpbench_testplugin:register\n"
+        "[hpbench.optimizers]\nfaults = hpbench_testplugin:register_optimizers\n")
     (root / "hpbench_testplugin.py").write_text((PLUGIN_DIR / "hpbench_testplugin.py")
                                                  .read_text())
     return root

@@ -1,0 +1,69 @@
+"""Which optimizers a resumed cell can replay from its trial journal (docs/execution.md).
+
+Every registered optimizer runs a cell on the mixed toy problem with a journal; the journal is
+then cut half-way (as a SIGKILL leaves it) and the cell resumed. An optimizer qualifies when
+the resumed cell re-asks exactly the journaled configs (nothing re-evaluated); either way the
+resumed cell must equal the uninterrupted one. Writes results/perf/journal_replay.md.
+HPBENCH_PERF_REPLAY_BUDGET sets the budget per cell (default 16).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+import warnings
+from pathlib import Path
+
+import hpbench
+from benchmarks.conftest import write_table
+from hpbench import Budget
+from hpbench.journal import Journal
+from hpbench.runner import run_loop
+from tests.toy import ToyProblem
+
+BUDGET = int(os.environ.get("HPBENCH_PERF_REPLAY_BUDGET", "16"))
+HEADER = {"cell": "replay-check"}
+COLUMNS = ("config", "fidelity", "resume_from", "status", "value")
+
+
+def _norm(values):
+    return ["NaN" if isinstance(v, float) and math.isnan(v) else v for v in values]
+
+
+def replay_check(name: str, folder: Path) -> tuple[str, str]:
+    def run(journal):
+        problem = ToyProblem(seed=0, fail_rate=0.1)
+        opt = hpbench.make_optimizer(name, problem.space, seed=5, budget=Budget(BUDGET),
+                                     fidelity=problem.fidelity)
+        return run_loop(problem, opt, Budget(BUDGET), journal=journal), problem.calls
+
+    full, calls_full = run(Journal.open(folder / "full.jsonl", HEADER))
+    keep = full.n_trials // 2
+    lines = (folder / "full.jsonl").read_bytes().split(b"\n")
+    (folder / "cut.jsonl").write_bytes(b"\n".join(lines[:1 + keep]) + b"\n")
+    journal = Journal.open(folder / "cut.jsonl", HEADER)
+    resumed, calls = run(journal)
+    same = all(_norm(full.columns[c]) == _norm(resumed.columns[c]) for c in COLUMNS)
+    if journal.mismatch_at is None and journal.replayed == keep and calls == calls_full - keep:
+        verdict = "yes"
+    else:
+        verdict = f"no (re-asked a different config at trial {journal.mismatch_at})"
+    return verdict, "equal" if same else "DIFFERENT"
+
+
+def test_which_optimizers_replay():
+    rows, wrong = [], []
+    for name in hpbench.list_optimizers():
+        with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            verdict, same = replay_check(name, Path(tmp))
+        rows.append(f"| {name} | {verdict} | {same} |")
+        if same != "equal":
+            wrong.append(name)
+    table = ("| optimizer | replays its journal | resumed cell vs uninterrupted |\n"
+             "|---|---|---|\n" + "\n".join(rows)
+             + f"\n\nToy mixed problem with 10% failing trials, budget {BUDGET}, journal cut "
+             "half-way.\n")
+    write_table("journal_replay", table)
+    assert not wrong, f"resumed cells differ from uninterrupted ones: {wrong}"
