@@ -1,0 +1,267 @@
+"""Regret curves per problem (against evaluations, cost and wall time) and the normalized
+regret aggregated over problems.
+
+Normalized regret follows bayesmark (Turner et al., "Bayesian Optimization is Superior to
+Random Search for Machine Learning Hyperparameter Tuning", PMLR 133, 2021; bayesmark docs,
+"How scoring works"), where the optimum scores 0 and random search 1:
+
+* median: per problem and budget, the median over repeats of the regret divided by random
+  search's median regret at the same budget (``norm-med-perf``; both floored at ``FLOOR``
+  first, so two exact zeros give 1, not 0/0); across problems, the median of these with its
+  interquartile range over problems (bayesmark's median of medians);
+* mean: per problem, the mean over repeats of the regret clipped at c_p — random search's
+  median regret after its first evaluation, bayesmark's ``clip`` — divided by c_p (so a run
+  that found nothing, or diverged, counts as 1 instead of making the mean infinite); the mean
+  over problems of that, divided by the same quantity for random search (bayesmark's
+  ``normed mean``), with a 95% bootstrap CI over problems (the baseline held fixed, as
+  bayesmark does). This one stays defined when random search's median regret reaches 0 on a
+  problem, where the per-problem ratio of the median version explodes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from analysis import style
+from analysis.curves import (
+    BANDS,
+    Cube,
+    all_problem_curves,
+    band,
+    problem_curves,
+    quantiles,
+    summarize,
+)
+from analysis.load import FLOOR, Results
+
+AXES = {
+    "evaluations": "evaluations",
+    "cost": "cumulative cost",
+    "wall": "wall time (s)",
+}
+
+
+def _floor(v: np.ndarray) -> np.ndarray:
+    """Values as drawn on a log axis: floored at FLOOR, ``inf`` (nothing found yet) hidden."""
+    v = np.asarray(v, dtype=float)
+    return np.where(np.isfinite(v), np.maximum(v, FLOOR), np.nan)
+
+
+def problem_summary(results: Results, problem: str, axis: str = "evaluations",
+                    kind: str = "iqr", n: int = 200) -> pd.DataFrame:
+    """The curves of one panel: per optimizer and x, centre and band over repeats."""
+    return summarize(problem_curves(results, problem, axis, n), kind)
+
+
+def all_summaries(results: Results, axes: tuple[str, ...] = ("evaluations", "cost", "wall"),
+                  kind: str = "iqr", n: int = 200) -> dict[str, dict[str, pd.DataFrame]]:
+    """``problem_summary`` of every problem and axis, computed one axis at a time for all
+    problems at once: {problem: {axis: frame}}."""
+    out: dict[str, dict[str, pd.DataFrame]] = {p: {} for p in results.problem_names}
+    for axis in axes:
+        s = summarize(all_problem_curves(results, axis, n), kind, by=("problem", "optimizer"))
+        for problem, part in s.groupby("problem", sort=False):
+            out[problem][axis] = part.drop(columns="problem").reset_index(drop=True)
+    return out
+
+
+def draw_curves(ax, data: pd.DataFrame, styles: dict[str, style.Style],
+                order: list[str], *, steps: bool = True) -> pd.DataFrame:
+    """Draw centre lines and bands of ``data`` (a ``summarize`` frame) on ``ax`` in the
+    optimizer order, as step functions (best-so-far curves change only at the points);
+    returns what was drawn (floored values, NaN where hidden)."""
+    drawn = []
+    for name in order:
+        part = data[data["optimizer"] == name]
+        if part.empty:
+            continue
+        x = part["x"].to_numpy(dtype=float)
+        y, lo, hi = (_floor(part[c].to_numpy()) for c in ("centre", "low", "high"))
+        st = styles[name]
+        kw = st.line_kw()
+        ax.plot(x, y, markevery=max(1, len(x) // 8),
+                drawstyle="steps-post" if steps else "default", **kw)
+        # the band is drawn where both ends exist (an infinite upper quartile means a
+        # quarter of the repeats have found nothing yet; the line still shows the centre)
+        ok = np.isfinite(lo) & np.isfinite(hi)
+        if ok.any():
+            ax.fill_between(x, np.where(ok, lo, FLOOR), np.where(ok, hi, FLOOR), where=ok,
+                            color=st.color, alpha=0.15, linewidth=0,
+                            step="post" if steps else None)
+        drawn.append(pd.DataFrame({"optimizer": name, "x": x, "y": y, "low": lo, "high": hi}))
+    return pd.concat(drawn, ignore_index=True) if drawn else pd.DataFrame(
+        columns=["optimizer", "x", "y", "low", "high"])
+
+
+def plot_problem(results: Results, problem: str, *, kind: str = "iqr",
+                 axes: tuple[str, ...] = ("evaluations", "cost", "wall"), n: int = 200,
+                 data: dict[str, pd.DataFrame] | None = None
+                 ) -> tuple[object, dict[str, pd.DataFrame]]:
+    """One figure for ``problem``: best-so-far regret (log scale) against each of ``axes``,
+    from the same trial log (``data``: precomputed ``problem_summary`` frames per axis).
+    Returns the figure and, per axis, the frame it drew."""
+    styles = style.styles(results.optimizers)
+    fig, axs = style.new_figure(4.0 * len(axes), 3.6, ncols=len(axes))
+    axs = np.atleast_1d(axs)
+    drawn: dict[str, pd.DataFrame] = {}
+    repeats = int(results.cells[results.cells["problem"] == problem]
+                  .groupby("optimizer")["seed"].nunique().max())
+    for ax, axis in zip(axs, axes):
+        summary = data[axis] if data and axis in data else \
+            problem_summary(results, problem, axis, kind, n)
+        drawn[axis] = draw_curves(ax, summary, styles, results.optimizers)
+        ax.set_yscale("log")
+        if axis == "wall":
+            ax.set_xscale("log")
+        ax.set_xlabel(_x_label(results, problem, axis))
+        ax.set_ylabel(results.ref_label(problem))
+        ax.grid(True, which="major", alpha=0.3)
+    fig.suptitle(f"{problem}: {BANDS[kind]} ({repeats} repeats)", fontsize=10)
+    style.legend_below(fig, axs[0], ncols=min(6, len(results.optimizers)))
+    style.add_footer(fig, results.suite, results.fingerprint)
+    return fig, drawn
+
+
+def _x_label(results: Results, problem: str, axis: str) -> str:
+    if axis == "evaluations":
+        unit = results.problems.at[problem, "budget_unit"]
+        if unit != "evaluations":
+            return "evaluations (count)"
+        if np.isfinite(results.problems.at[problem, "fidelity_high"]):
+            return "full-fidelity-equivalent evaluations"
+        return "evaluations"
+    return AXES[axis]
+
+
+# ---------------------------------------------------------------------------------------
+# normalized regret
+
+
+def normalized(c: Cube, baseline: str = style.BASELINE) -> np.ndarray:
+    """Per (problem, optimizer, point) median-over-repeats regret divided by the baseline's
+    median regret at the same point (both floored at FLOOR).
+
+    NaN where the baseline has no median yet (fewer than half its repeats found anything)
+    or the pair was not run; ``inf`` where the optimizer's median is not defined yet.
+    """
+    if baseline not in c.optimizers:
+        raise KeyError(f"normalized regret needs the {baseline!r} optimizer in the results")
+    med = quantiles(c.values, [0.5], axis=2)[0]  # (P, O, G)
+    base = med[:, c.optimizers.index(baseline), :]  # (P, G)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = np.maximum(med, FLOOR) / np.maximum(base, FLOOR)[:, None, :]
+    out = np.where(np.isfinite(base)[:, None, :], out, np.nan)
+    return np.where(np.isnan(med), np.nan, out)
+
+
+def clip_levels(c: Cube, baseline: str = style.BASELINE) -> np.ndarray:
+    """c_p per problem: the baseline's median regret at the first budget point (bayesmark's
+    ``clip``); where that is not positive and finite, the largest finite regret any cell of
+    the problem had there, else 1."""
+    b = c.optimizers.index(baseline)
+    first = quantiles(c.values[:, b, :, 0], [0.5], axis=1)[0]  # (P,)
+    v = c.values[:, :, :, 0].reshape(len(c.problems), -1)
+    fallback = np.max(np.where(np.isfinite(v), v, -np.inf), axis=1)
+    fallback = np.where(np.isfinite(fallback) & (fallback > 0), fallback, 1.0)
+    return np.where(np.isfinite(first) & (first > 0), first, fallback)
+
+
+def normalized_mean(c: Cube, baseline: str = style.BASELINE) -> np.ndarray:
+    """Per (problem, optimizer, point): mean over repeats of min(regret, c_p) / c_p (NaN
+    where the pair did not run, and on problems the baseline did not run on)."""
+    clip = clip_levels(c, baseline)[:, None, None, None]
+    v = np.where(np.isnan(c.values), np.nan, np.minimum(c.values, clip) / clip)
+    # only problems the baseline ran on, so that its grand mean covers the same problems
+    ran = ~np.all(np.isnan(c.values[:, c.optimizers.index(baseline)]), axis=(1, 2))
+    v[~ran] = np.nan
+    n = np.sum(~np.isnan(v), axis=2)
+    with np.errstate(invalid="ignore"):
+        return np.nansum(v, axis=2) / np.where(n > 0, n, np.nan)
+
+
+def normalized_summary(c: Cube, baseline: str = style.BASELINE, *, seed: int = 0
+                       ) -> pd.DataFrame:
+    """Normalized regret aggregated over problems, one row per (optimizer, point): the
+    median over problems of the per-problem normalized median with its interquartile range
+    (``median``, ``q25``, ``q75``), and bayesmark's normed mean with a 95% bootstrap CI over
+    problems (``mean``, ``ci_low``, ``ci_high``); ``n_problems`` where the optimizer ran."""
+    norm = normalized(c, baseline)  # (P, O, G)
+    per = np.moveaxis(norm, 0, -1)  # (O, G, P)
+    q = quantiles(per, [0.5, 0.25, 0.75])
+    nm = np.moveaxis(normalized_mean(c, baseline), 0, -1)  # (O, G, P)
+    # the baseline's grand mean over the problems it ran on, held fixed
+    b = c.optimizers.index(baseline)
+    nb = np.sum(~np.isnan(nm[b]), axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        base = np.nansum(nm[b], axis=-1) / nb  # (G,)
+    base = np.where(base > 0, base, np.nan)
+    mean, lo, hi = band(nm, "ci", rng=np.random.default_rng(seed))
+    mean, lo, hi = (v / base[None, :] for v in (mean, lo, hi))
+    n = np.sum(~np.isnan(per), axis=-1)
+    o_idx, g_idx = np.meshgrid(np.arange(len(c.optimizers)), np.arange(len(c.points)),
+                               indexing="ij")
+    frame = pd.DataFrame({
+        "optimizer": np.asarray(c.optimizers)[o_idx.ravel()],
+        "point": c.points[g_idx.ravel()],
+        "median": q[0].ravel(), "q25": q[1].ravel(), "q75": q[2].ravel(),
+        "mean": mean.ravel(), "ci_low": lo.ravel(), "ci_high": hi.ravel(),
+        "n_problems": n.ravel()})
+    return frame[frame["n_problems"] > 0].reset_index(drop=True)
+
+
+def plot_normalized(results: Results, summary: pd.DataFrame) -> tuple[object, pd.DataFrame]:
+    """Two panels: median over problems (IQR band) and mean over problems (95% bootstrap CI)
+    of the normalized regret against the budget. Returns the figure and the frame drawn."""
+    styles = style.styles(results.optimizers)
+    fig, (a1, a2) = style.new_figure(10, 4.0, ncols=2)
+    x_scale, x_label = budget_axis(results)
+    drawn = []
+    for ax, (centre, lo, hi, title) in zip(
+            (a1, a2), (("median", "q25", "q75", "median over problems (IQR band)"),
+                       ("mean", "ci_low", "ci_high", "bayesmark normed mean (95% bootstrap "
+                                                     "CI)"))):
+        data = summary.rename(columns={centre: "centre", lo: "low", hi: "high"})
+        data = data.assign(x=data["point"] * x_scale)[["optimizer", "x", "centre", "low",
+                                                        "high"]]
+        d = draw_curves(ax, data, styles, results.optimizers)
+        drawn.append(d.assign(panel=centre))
+        ax.axhline(1.0, color="0.5", linewidth=0.8)
+        ax.set_yscale("log")
+        ax.set_xlabel(x_label)
+        ax.set_ylabel(f"normalized regret ({style.BASELINE} search = 1, optimum = 0)")
+        ax.set_title(title, fontsize=9)
+        ax.grid(True, which="major", alpha=0.3)
+    style.legend_below(fig, a1, ncols=min(6, len(results.optimizers)))
+    style.add_footer(fig, results.suite, results.fingerprint)
+    return fig, pd.concat(drawn, ignore_index=True)
+
+
+def budget_axis(results: Results) -> tuple[float, str]:
+    """(scale, label) turning a budget share into the x axis of aggregate figures: the
+    common budget in its unit when all problems share one, else the share itself."""
+    common = results.common_budget()
+    if common is None:
+        return 1.0, "share of the budget"
+    amount, unit = common
+    label = {"evaluations": "evaluations", "cost": "cost", "seconds": "seconds"}.get(unit, unit)
+    if unit == "evaluations" and np.isfinite(results.problems["fidelity_high"]).any():
+        label = "full-fidelity-equivalent evaluations"
+    return float(amount), label
+
+
+def write_problem_figures(results: Results, out: Path, kind: str = "iqr",
+                          data: dict[str, dict[str, pd.DataFrame]] | None = None) -> list[Path]:
+    paths = []
+    for problem in results.problem_names:
+        fig, _ = plot_problem(results, problem, kind=kind,
+                              data=(data or {}).get(problem))
+        paths += style.save(fig, out / "regret" / _safe(problem),
+                            fingerprint=results.fingerprint, title=f"regret {problem}")
+    return paths
+
+
+def _safe(name: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)

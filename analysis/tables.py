@@ -1,0 +1,209 @@
+"""Tables: final regret per problem and optimizer — median [IQR] over repeats, the best in
+bold, entries not significantly worse than the best underlined — and a summary per optimizer
+(mean rank, Friedman test, normalized regret), each as Markdown, LaTeX (booktabs) and CSV.
+
+The numbers come from ``analysis.stats.versus_best`` (per-problem Mann-Whitney tests against
+the best) and ``analysis.stats.friedman``; this module only formats them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+_LATEX_ESCAPES = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#",
+                  "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}",
+                  "^": r"\textasciicircum{}", "α": r"$\alpha$", "∞": r"$\infty$",
+                  "τ": r"$\tau$", "·": r"$\cdot$", "≤": r"$\le$", "—": "---", "–": "--",
+                  "×": r"$\times$"}
+
+
+def fmt(v: float) -> str:
+    """A regret for a table: three significant digits; ∞ when no incumbent yet."""
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "n/a"
+    if math.isinf(v):
+        return "∞"
+    if v == 0:
+        return "0"
+    return f"{v:.3g}"
+
+
+def latex_escape(text: str) -> str:
+    return "".join(_LATEX_ESCAPES.get(ch, ch) for ch in str(text))
+
+
+def cell_text(row: pd.Series) -> str:
+    """``median [q25, q75]`` of one table entry."""
+    return f"{fmt(row['median'])} [{fmt(row['q25'])}, {fmt(row['q75'])}]"
+
+
+def regret_grid(vb: pd.DataFrame, problems: Sequence[str], optimizers: Sequence[str]
+                ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Texts, best flags and not-worse flags as problems × optimizers frames (``n/a``
+    where an optimizer did not run on a problem)."""
+    text = pd.DataFrame("n/a", index=list(problems), columns=list(optimizers))
+    best = pd.DataFrame(False, index=text.index, columns=text.columns)
+    tie = pd.DataFrame(False, index=text.index, columns=text.columns)
+    for _, row in vb.iterrows():  # one row per (problem, optimizer), not per trial
+        p, o = row["problem"], row["optimizer"]
+        if p in text.index and o in text.columns:
+            text.at[p, o] = cell_text(row)
+            best.at[p, o] = bool(row["best"])
+            tie.at[p, o] = bool(row["not_worse"]) and not bool(row["best"])
+    return text, best, tie
+
+
+def caption(budget_label: str, alpha: float) -> str:
+    return (f"Regret at {budget_label}: median [interquartile range] over repeats. Bold: "
+            f"lowest median; underlined: not significantly worse than it (one-sided "
+            f"Mann-Whitney U test, Holm-corrected per problem, α = {alpha}); ∞: no incumbent "
+            f"yet; n/a: not run or not applicable.")
+
+
+def regret_markdown(vb: pd.DataFrame, problems: Sequence[str], optimizers: Sequence[str],
+                    refs: pd.Series, budget_label: str, alpha: float = 0.05) -> str:
+    """The final-regret table in (GitHub) Markdown: bold best, ``<u>`` underline for ties."""
+    text, best, tie = regret_grid(vb, problems, optimizers)
+    head = "| problem | reference | " + " | ".join(optimizers) + " |"
+    sep = "|---|---|" + "|".join(["---:"] * len(optimizers)) + "|"
+    lines = [head, sep]
+    for p in text.index:
+        cells = []
+        for o in text.columns:
+            t = text.at[p, o]
+            if best.at[p, o]:
+                t = f"**{t}**"
+            elif tie.at[p, o]:
+                t = f"<u>{t}</u>"
+            cells.append(t)
+        lines.append(f"| {p} | {refs.get(p, '')} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n\n" + caption(budget_label, alpha) + "\n"
+
+
+def regret_latex(vb: pd.DataFrame, problems: Sequence[str], optimizers: Sequence[str],
+                 refs: pd.Series, budget_label: str, alpha: float = 0.05, *,
+                 label: str = "tab:regret", max_cols: int = 5) -> str:
+    """The final-regret table as LaTeX (booktabs), split into column groups of at most
+    ``max_cols`` optimizers so it fits a page; needs ``\\usepackage{booktabs}``."""
+    text, best, tie = regret_grid(vb, problems, optimizers)
+    chunks = [list(optimizers[i:i + max_cols]) for i in range(0, len(optimizers), max_cols)]
+    chunks = chunks or [[]]
+    out = []
+    for k, cols in enumerate(chunks):
+        part = f" (part {k + 1} of {len(chunks)})" if len(chunks) > 1 else ""
+        lines = [r"\begin{table}[t]", r"\centering", r"\scriptsize",
+                 rf"\caption{{{latex_escape(caption(budget_label, alpha))}{part}}}",
+                 rf"\label{{{label}{'-' + str(k + 1) if len(chunks) > 1 else ''}}}",
+                 r"\begin{tabular}{ll" + "r" * len(cols) + "}", r"\toprule",
+                 "problem & reference & " + " & ".join(latex_escape(o) for o in cols)
+                 + r" \\", r"\midrule"]
+        for p in text.index:
+            cells = []
+            for o in cols:
+                t = latex_escape(text.at[p, o])
+                if best.at[p, o]:
+                    t = rf"\textbf{{{t}}}"
+                elif tie.at[p, o]:
+                    t = rf"\underline{{{t}}}"
+                cells.append(t)
+            lines.append(f"{latex_escape(p)} & {latex_escape(refs.get(p, ''))} & "
+                         + " & ".join(cells) + r" \\")
+        lines += [r"\bottomrule", r"\end{tabular}", r"\end{table}"]
+        out.append("\n".join(lines))
+    return "\n\n".join(out) + "\n"
+
+
+def regret_html(vb: pd.DataFrame, problems: Sequence[str], optimizers: Sequence[str],
+                refs: pd.Series, budget_label: str, alpha: float = 0.05) -> str:
+    import html
+
+    text, best, tie = regret_grid(vb, problems, optimizers)
+    rows = ["<table class='regret'><thead><tr><th>problem</th><th>reference</th>"
+            + "".join(f"<th>{html.escape(o)}</th>" for o in optimizers) + "</tr></thead><tbody>"]
+    for p in text.index:
+        cells = []
+        for o in text.columns:
+            t = html.escape(text.at[p, o])
+            if best.at[p, o]:
+                t = f"<b>{t}</b>"
+            elif tie.at[p, o]:
+                t = f"<u>{t}</u>"
+            cells.append(f"<td>{t}</td>")
+        rows.append(f"<tr><td>{html.escape(p)}</td><td>{html.escape(str(refs.get(p, '')))}"
+                    f"</td>" + "".join(cells) + "</tr>")
+    rows.append("</tbody></table>")
+    return "\n".join(rows) + f"\n<p class='caption'>{html.escape(caption(budget_label, alpha))}</p>"
+
+
+def summary_frame(optimizers: Sequence[str], per_budget: dict[str, dict]) -> pd.DataFrame:
+    """One row per optimizer; per budget label: mean rank over problems (Friedman blocks)
+    and the median and mean over problems of the normalized regret."""
+    frame = pd.DataFrame(index=list(optimizers))
+    frame.index.name = "optimizer"
+    for label, parts in per_budget.items():
+        ranks = parts.get("ranks")
+        if ranks is not None:
+            frame[f"mean rank @ {label}"] = ranks.reindex(frame.index)
+        norm = parts.get("normalized")
+        if norm is not None:
+            frame[f"norm. regret median @ {label}"] = norm["median"].reindex(frame.index)
+            frame[f"norm. regret mean @ {label}"] = norm["mean"].reindex(frame.index)
+    return frame
+
+
+def summary_markdown(frame: pd.DataFrame, tests: dict[str, str]) -> str:
+    cols = list(frame.columns)
+    lines = ["| optimizer | " + " | ".join(cols) + " |",
+             "|---|" + "|".join(["---:"] * len(cols)) + "|"]
+    # the best (lowest) entry of each column in bold
+    best = {c: frame[c].min(skipna=True) for c in cols}
+    for o, row in frame.iterrows():
+        cells = []
+        for c in cols:
+            v = row[c]
+            t = "n/a" if pd.isna(v) else ("∞" if np.isinf(v) else f"{v:.3g}")
+            if not pd.isna(v) and v == best[c]:
+                t = f"**{t}**"
+            cells.append(t)
+        lines.append(f"| {o} | " + " | ".join(cells) + " |")
+    notes = [f"{label}: {text}" for label, text in tests.items()]
+    return "\n".join(lines) + "\n\n" + "\n".join(f"- {n}" for n in notes) + "\n"
+
+
+def summary_latex(frame: pd.DataFrame, tests: dict[str, str], *,
+                  label: str = "tab:summary") -> str:
+    cols = list(frame.columns)
+    best = {c: frame[c].min(skipna=True) for c in cols}
+    lines = [r"\begin{table}[t]", r"\centering", r"\scriptsize",
+             rf"\caption{{Per optimizer: mean rank over problems (lower is better) and "
+             rf"normalized regret (random search = 1, optimum = 0). "
+             rf"{latex_escape('; '.join(f'{k}: {v}' for k, v in tests.items()))}}}",
+             rf"\label{{{label}}}", r"\begin{tabular}{l" + "r" * len(cols) + "}", r"\toprule",
+             "optimizer & " + " & ".join(latex_escape(c) for c in cols) + r" \\", r"\midrule"]
+    for o, row in frame.iterrows():
+        cells = []
+        for c in cols:
+            v = row[c]
+            t = "n/a" if pd.isna(v) else (r"$\infty$" if np.isinf(v) else f"{v:.3g}")
+            if not pd.isna(v) and v == best[c]:
+                t = rf"\textbf{{{t}}}"
+            cells.append(t)
+        lines.append(latex_escape(o) + " & " + " & ".join(cells) + r" \\")
+    lines += [r"\bottomrule", r"\end{tabular}", r"\end{table}"]
+    return "\n".join(lines) + "\n"
+
+
+def write_all(out: Path, stem: str, *, markdown: str, latex: str, csv: pd.DataFrame
+              ) -> list[Path]:
+    """Write ``stem.md``, ``stem.tex`` and ``stem.csv`` under ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    paths = [out / f"{stem}.md", out / f"{stem}.tex", out / f"{stem}.csv"]
+    paths[0].write_text(markdown)
+    paths[1].write_text(latex)
+    csv.to_csv(paths[2], index=False)
+    return paths

@@ -1,0 +1,144 @@
+"""Hand-made result sets, written through the real store (``hpbench.store.write_cell``) with
+the columns and metadata the runner and ``hpbench.execute`` write.
+
+``two_optimizers`` is the set most tests check by hand:
+
+p1 — exact optimum 0, budget 4 evaluations, true values per repeat (trial 1 of alpha's
+repeat 2 failed):
+
+    random  s0 [5, 3, 4, 1]      best [5, 3, 3, 1]
+            s1 [3, 6, 2, 2]      best [3, 3, 2, 2]
+            s2 [8, 4, 4, 0.5]    best [8, 4, 4, 0.5]
+    alpha   s0 [4, 1, 0.5, 0.25] best [4, 1, 0.5, 0.25]
+            s1 [3, 3, 0.1, 0.1]  best [3, 3, 0.1, 0.1]
+            s2 [6, ×, 2, 1]      best [6, 6, 2, 1]
+
+p2 — no optimum (regret vs the best seen on the same instance = repeat), with test values:
+
+    random  s0 [3, 2, 2.5, 1.5]  alpha s0 [2.5, 1, 1.2, 1.1]   instance best 1
+            s1 [4, 4, 1, 1]            s1 [2, 2, 2, 0.5]       instance best 0.5
+            s2 [1, 1, 1, 1]            s2 [3, 2, 1, 0.8]       instance best 0.8
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from hpbench.store import cell_path, write_cell
+
+FAIL = None  # marks a failed trial in a value list
+
+
+def cell_columns(values: list[float | None], *, true_values: list[float] | None = None,
+                 test_values: list[float] | None = None,
+                 fidelity: list[float] | None = None, f_max: float | None = None,
+                 cost: list[float] | None = None, ask_s: list[float] | None = None,
+                 t0: float = 1000.0) -> dict[str, list]:
+    """The runner's columns for one cell whose trials return ``values`` (None = failed)."""
+    n = len(values)
+    cols: dict[str, list] = {k: [] for k in (
+        "trial", "round", "config", "fidelity", "resume_from", "value", "true_value",
+        "test_value", "status", "error", "cost", "cost_fe", "cum_cost", "budget_used",
+        "ask_s", "eval_s", "tell_s", "t_start", "t_end", "info", "param.x")}
+    spent = cum = 0.0
+    t = t0
+    for i in range(n):
+        ok = values[i] is not None
+        fid = fidelity[i] if fidelity is not None else f_max
+        fe = 1.0 if fid is None or f_max is None else fid / f_max
+        c = cost[i] if cost is not None else 1.0
+        spent += fe
+        cum += c
+        a = ask_s[i] if ask_s is not None else 0.001
+        cols["trial"].append(i)
+        cols["round"].append(i)
+        cols["config"].append(json.dumps({"x": float(i)}))
+        cols["param.x"].append(float(i))
+        cols["fidelity"].append(fid)
+        cols["resume_from"].append(None)
+        cols["value"].append(float(values[i]) if ok else math.nan)
+        tv = true_values[i] if true_values is not None else values[i]
+        cols["true_value"].append(float(tv) if ok else math.nan)
+        tst = test_values[i] if test_values is not None else None
+        cols["test_value"].append(float(tst) if ok and tst is not None else math.nan)
+        cols["status"].append("ok" if ok else "failed")
+        cols["error"].append("" if ok else "RuntimeError: on purpose")
+        cols["cost"].append(c)
+        cols["cost_fe"].append(fe)
+        cols["cum_cost"].append(cum)
+        cols["budget_used"].append(spent)
+        cols["ask_s"].append(a)
+        cols["eval_s"].append(0.01)
+        cols["tell_s"].append(a / 2)
+        cols["t_start"].append(t)
+        t += 0.01 + a
+        cols["t_end"].append(t)
+        cols["info"].append("")
+    return cols
+
+
+def write(out: Path, problem: str, optimizer: str, repeat: int, columns: dict[str, list], *,
+          budget: float = 4, optimum: float | None = None, kind: str = "exact",
+          fidelity: tuple[float, float] | None = None, status: str = "done",
+          fingerprint: str | None = None, suite: str = "handmade",
+          unit: str = "evaluations") -> Path:
+    meta: dict[str, Any] = {
+        "suite": suite, "problem": problem, "optimizer": optimizer, "repeat": repeat,
+        "master_seed": 0, "problem_seed": 100 + repeat, "optimizer_seed": 200 + repeat,
+        "budget": {"amount": float(budget), "unit": unit, "batch": None},
+        "fingerprint": fingerprint if fingerprint is not None else f"{problem}-{repeat}",
+        "optimum": None if optimum is None else {"value": optimum, "kind": kind,
+                                                 "source": "by hand"},
+        "fidelity": None if fidelity is None else {"low": fidelity[0], "high": fidelity[1],
+                                                   "name": "epochs"},
+        "status": status, "reason": "budget" if status == "done" else status,
+        "n_trials": len(columns["trial"]), "params": ["x"],
+        "versions": {"hpbench": "0.1.0", "numpy": "test"}, "python": "3.11",
+        "host": "testhost", "git_revision": "abc123",
+    }
+    return write_cell(cell_path(out, problem, optimizer, repeat), columns, meta)
+
+
+P1 = {
+    "random": [[5, 3, 4, 1], [3, 6, 2, 2], [8, 4, 4, 0.5]],
+    "alpha": [[4, 1, 0.5, 0.25], [3, 3, 0.1, 0.1], [6, FAIL, 2, 1]],
+}
+P2 = {
+    "random": [[3, 2, 2.5, 1.5], [4, 4, 1, 1], [1, 1, 1, 1]],
+    "alpha": [[2.5, 1, 1.2, 1.1], [2, 2, 2, 0.5], [3, 2, 1, 0.8]],
+}
+P2_TEST = {
+    "random": [[3.1, 2.2, 2.4, 1.9]],
+    "alpha": [[2.6, 1.5, 1.0, 1.2]],
+}
+
+
+def two_optimizers(out: Path, *, with_random: bool = True) -> Path:
+    """The hand-computed set of the module docstring (``alpha`` and ``random``; with
+    ``with_random=False`` the baseline is renamed ``beta``)."""
+    for opt in ("random", "alpha"):
+        name = opt if with_random or opt != "random" else "beta"
+        for s in range(3):
+            write(out, "p1", name, s, cell_columns(P1[opt][s]), optimum=0.0)
+            vals = P2[opt][s]
+            test = P2_TEST[opt][s] if s < len(P2_TEST[opt]) else \
+                [None if v is None else v + 0.1 for v in vals]
+            write(out, "p2", name, s, cell_columns(vals, test_values=test))
+    return out
+
+
+def ranked(out: Path, n_problems: int = 4, repeats: int = 5) -> Path:
+    """Three optimizers on ``n_problems`` problems (exact optimum 0, budget 2), with final
+    regrets per repeat: ``good`` 0.1…0.5, ``close`` 0.2…0.6 (overlapping good), ``bad``
+    10…14 — so good < close < bad in median on every problem."""
+    finals = {"good": [0.1, 0.2, 0.3, 0.4, 0.5], "close": [0.2, 0.3, 0.4, 0.5, 0.6],
+              "bad": [10, 11, 12, 13, 14]}
+    for p in range(n_problems):
+        for opt, vals in finals.items():
+            for s in range(repeats):
+                write(out, f"q{p}", opt, s, cell_columns([20.0, vals[s]]), optimum=0.0,
+                      budget=2)
+    return out

@@ -1,0 +1,143 @@
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis.load import ResultsError, load, suite_fingerprint
+from hpbench.store import CorruptCell, load_results
+from tests.analysis.build import cell_columns, two_optimizers, write
+
+
+def _cell(r, problem, optimizer, seed):
+    t = r.trials
+    return t[(t["problem"] == problem) & (t["optimizer"] == optimizer) & (t["seed"] == seed)]
+
+
+def test_best_so_far_and_regret_by_hand(tmp_path):
+    r = load(two_optimizers(tmp_path))
+    assert r.optimizers == ["alpha", "random"]  # no suite.toml: alphabetical
+    c = _cell(r, "p1", "alpha", 2)  # [6, failed, 2, 1]
+    assert list(c["status"]) == ["ok", "failed", "ok", "ok"]
+    assert list(c["best"]) == [6, 6, 2, 1]
+    assert list(c["regret"]) == [6, 6, 2, 1]
+    assert list(_cell(r, "p1", "random", 1)["regret"]) == [3, 3, 2, 2]
+    assert list(_cell(r, "p1", "random", 0)["evals"]) == [1, 2, 3, 4]
+    assert list(_cell(r, "p1", "random", 0)["frac"]) == [0.25, 0.5, 0.75, 1.0]
+    assert r.problems.at["p1", "ref_kind"] == "optimum"
+    assert r.ref_label("p1") == "regret"
+
+
+def test_unknown_optimum_is_measured_per_instance_and_said(tmp_path):
+    r = load(two_optimizers(tmp_path))
+    assert r.problems.at["p2", "ref_kind"] == "best seen"
+    assert r.ref_label("p2") == "regret vs best seen"
+    # instance (repeat) 1: best seen 0.5 (alpha's last trial)
+    assert list(_cell(r, "p2", "random", 1)["regret"]) == [3.5, 3.5, 0.5, 0.5]
+    assert list(_cell(r, "p2", "alpha", 1)["regret"]) == [1.5, 1.5, 1.5, 0.0]
+    # instance 2: best seen 0.8
+    assert _cell(r, "p2", "random", 2)["regret"].tolist() == pytest.approx([0.2] * 4)
+    assert any("vs best seen" in n and "p2" in n for n in r.notes)
+
+
+def test_repeats_of_one_instance_share_the_best_seen(tmp_path):
+    # the same fingerprint for every repeat: one instance, one reference
+    write(tmp_path, "p", "a", 0, cell_columns([3, 2]), fingerprint="same", budget=2)
+    write(tmp_path, "p", "a", 1, cell_columns([5, 4]), fingerprint="same", budget=2)
+    r = load(tmp_path)
+    assert list(_cell(r, "p", "a", 1)["regret"]) == [3, 2]
+
+
+def test_low_fidelity_and_failed_trials_never_become_the_incumbent(tmp_path):
+    # fidelity 1..9: trials at 1 are cheaper and lower, but not full-fidelity results
+    cols = cell_columns([0.1, 2.0, 0.01, 1.0], fidelity=[1, 9, 1, 9], f_max=9)
+    write(tmp_path, "f", "a", 0, cols, optimum=0.0, fidelity=(1, 9))
+    r = load(tmp_path)
+    c = _cell(r, "f", "a", 0)
+    assert list(c["full"]) == [False, True, False, True]
+    assert c["regret"].iloc[0] != c["regret"].iloc[0]  # NaN: nothing at full fidelity yet
+    assert list(c["regret"])[1:] == [2.0, 2.0, 1.0]
+    assert c["evals"].tolist() == pytest.approx([1 / 9, 10 / 9, 11 / 9, 20 / 9])
+
+
+def test_true_value_not_the_noisy_value_defines_regret(tmp_path):
+    cols = cell_columns([1.0, 0.5, 2.0], true_values=[3.0, 4.0, 1.5])
+    write(tmp_path, "n", "a", 0, cols, optimum=1.0, budget=3)
+    r = load(tmp_path)
+    c = _cell(r, "n", "a", 0)
+    assert list(c["regret"]) == [2.0, 2.0, 0.5]
+    # the optimizer's own incumbent (best observed value) is trial 1
+    assert list(c["inc_value"]) == [1.0, 0.5, 0.5]
+
+
+def test_beaten_best_known_value_becomes_the_reference(tmp_path):
+    write(tmp_path, "b", "a", 0, cell_columns([3.0, 0.5]), optimum=1.0, kind="best-known",
+          budget=2)
+    r = load(tmp_path)
+    assert r.problems.at["b", "ref_kind"] == "best known"
+    assert r.ref_label("b") == "regret vs best known"
+    assert list(_cell(r, "b", "a", 0)["regret"]) == [2.5, 0.0]
+    assert any("better than the best-known" in n for n in r.notes)
+
+
+def test_matches_the_store_loader_row_for_row(tmp_path):
+    two_optimizers(tmp_path)
+    r = load(tmp_path)
+    ref = load_results(tmp_path)
+    assert len(ref) == len(r.trials)
+    keys = ["problem", "optimizer", "seed", "trial"]
+    a = r.trials[[*keys, "value", "budget_used"]].astype({"problem": str, "optimizer": str})
+    b = ref[[*keys, "value", "budget_used"]].astype({"problem": str, "optimizer": str})
+    pd.testing.assert_frame_equal(a.sort_values(keys).reset_index(drop=True),
+                                  b.sort_values(keys).reset_index(drop=True),
+                                  check_dtype=False)
+
+
+def test_not_applicable_cells_have_no_rows_and_a_note(tmp_path):
+    two_optimizers(tmp_path)
+    write(tmp_path, "p1", "hb", 0, cell_columns([]), status="not-applicable", optimum=0.0)
+    r = load(tmp_path)
+    assert (r.trials["optimizer"] == "hb").sum() == 0
+    assert r.cells.loc[r.cells["optimizer"] == "hb", "n_rows"].tolist() == [0]
+    assert any("not applicable" in n and "hb on p1" in n for n in r.notes)
+
+
+def test_fingerprint_from_run_json_else_from_the_cells(tmp_path):
+    two_optimizers(tmp_path)
+    r = load(tmp_path)
+    assert r.fingerprint_source == "cell metadata"
+    assert r.fingerprint == suite_fingerprint(r.metas)
+    # the order of the cells does not matter; a changed instance does
+    assert suite_fingerprint(list(reversed(r.metas))) == r.fingerprint
+    changed = [dict(m) for m in r.metas]
+    changed[0]["fingerprint"] = "other"
+    assert suite_fingerprint(changed) != r.fingerprint
+    (tmp_path / "run.json").write_text(json.dumps({"suite": "x", "suite_fingerprint": "f00"}))
+    r2 = load(tmp_path)
+    assert (r2.fingerprint, r2.fingerprint_source, r2.suite) == ("f00", "run.json", "x")
+
+
+def test_suite_order_fixes_the_optimizer_order(tmp_path):
+    two_optimizers(tmp_path)
+    (tmp_path / "suite.toml").write_text('name = "h"\noptimizers = ["random", "alpha"]\n')
+    assert load(tmp_path).optimizers == ["random", "alpha"]
+
+
+def test_empty_and_corrupt_folders_are_refused(tmp_path):
+    with pytest.raises(ResultsError, match="no cell files"):
+        load(tmp_path)
+    two_optimizers(tmp_path)
+    bad = tmp_path / "p1" / "alpha" / "seed-0.parquet"
+    bad.write_bytes(b"not parquet")
+    with pytest.raises(CorruptCell, match="seed-0"):
+        load(tmp_path)
+
+
+def test_wall_time_counts_from_the_cells_first_start(tmp_path):
+    cols = cell_columns([3, 2, 1], ask_s=[0.0, 0.0, 0.0], t0=50.0)
+    write(tmp_path, "w", "a", 0, cols, optimum=0.0, budget=3)
+    r = load(tmp_path)
+    assert _cell(r, "w", "a", 0)["wall"].tolist() == pytest.approx([0.01, 0.02, 0.03])
+    assert math.isclose(r.problems.at["w", "r0"], 3.0)
+    assert np.isfinite(r.trials["t_start"]).all()

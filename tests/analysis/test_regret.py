@@ -1,0 +1,122 @@
+import numpy as np
+import pytest
+
+from analysis import regret, style
+from analysis.curves import budget_points, cube
+from analysis.load import FLOOR, load
+from tests.analysis.build import two_optimizers
+
+
+@pytest.fixture
+def results(tmp_path):
+    return load(two_optimizers(tmp_path))
+
+
+def _line(ax, label):
+    lines = [ln for ln in ax.get_lines() if ln.get_label() == label]
+    assert len(lines) == 1, label
+    return lines[0]
+
+
+def test_problem_figure_draws_the_median_of_each_optimizer(results):
+    fig, drawn = regret.plot_problem(results, "p1")
+    ax_evals, ax_cost, ax_wall = fig.axes[:3]
+    alpha = _line(ax_evals, "alpha")
+    assert alpha.get_xdata().tolist() == [1, 2, 3, 4]
+    assert alpha.get_ydata().tolist() == [4, 3, 0.5, 0.25]
+    assert _line(ax_evals, "random").get_ydata().tolist() == [5, 3, 3, 1]
+    assert ax_evals.get_yscale() == "log" and ax_wall.get_xscale() == "log"
+    assert ax_evals.get_ylabel() == "regret"
+    assert set(drawn) == {"evaluations", "cost", "wall"}
+    # cost is one per trial here: the same curve against cumulative cost
+    cost = _line(ax_cost, "alpha")
+    assert cost.get_ydata()[0] == 4 and cost.get_ydata()[-1] == 0.25
+    assert "median and interquartile range" in fig._suptitle.get_text()
+    assert any(results.fingerprint in t.get_text() for t in fig.texts)
+
+
+def test_zero_regret_is_drawn_at_the_floor_and_the_reference_is_named(results):
+    fig, drawn = regret.plot_problem(results, "p2")
+    alpha = _line(fig.axes[0], "alpha")
+    # alpha's median regret on p2: [1.5, 1.2, 0.2, 0] → 0 drawn at the floor
+    assert alpha.get_ydata().tolist() == pytest.approx([1.5, 1.2, 0.2, FLOOR])
+    assert fig.axes[0].get_ylabel() == "regret vs best seen"
+    d = drawn["evaluations"]
+    assert d[d["optimizer"] == "alpha"]["y"].tolist() == pytest.approx([1.5, 1.2, 0.2, FLOOR])
+
+
+def test_each_optimizer_keeps_its_style_in_every_figure(results):
+    f1, _ = regret.plot_problem(results, "p1")
+    f2, _ = regret.plot_problem(results, "p2")
+    summary = regret.normalized_summary(cube(results, budget_points(results)))
+    f3, _ = regret.plot_normalized(results, summary)
+    for name in results.optimizers:
+        got = {(tuple(_line(f.axes[0], name).get_color()), _line(f.axes[0], name).get_marker())
+               for f in (f1, f2, f3)}
+        assert len(got) == 1
+    st = style.styles(results.optimizers)
+    assert tuple(_line(f1.axes[0], "random").get_color()) == st["random"].color == (0, 0, 0)
+
+
+def test_normalized_regret_median_and_bayesmark_mean_by_hand(results):
+    c = cube(results, budget_points(results))
+    norm = regret.normalized(c)
+    a, rnd = c.optimizers.index("alpha"), c.optimizers.index("random")
+    # p1: alpha median / random median per evaluation: 4/5, 3/3, 0.5/3, 0.25/1
+    assert norm[0, a].tolist() == pytest.approx([0.8, 1.0, 0.5 / 3, 0.25])
+    assert norm[:, rnd].tolist() == [[1.0] * 4, [1.0] * 4]
+    # p2 at 4 evaluations: alpha median 0 (floored) over random median 0.5
+    assert norm[1, a, 3] == pytest.approx(FLOOR / 0.5)
+    s = regret.normalized_summary(c)
+    last = s[(s["optimizer"] == "alpha") & (s["point"] == 1.0)].iloc[0]
+    assert last["median"] == pytest.approx((0.25 + 2e-12) / 2)
+    # clip levels: random's median regret after one evaluation, 5 on p1 and 2 on p2
+    assert regret.clip_levels(c).tolist() == [5.0, 2.0]
+    # clipped means: alpha p1 (0.05+0.02+0.2)/3 = 0.09, p2 0; random 0.7/3 and 0.2
+    assert last["mean"] == pytest.approx(0.045 / ((0.7 / 3 + 0.2) / 2))
+    assert last["ci_low"] <= last["mean"] <= last["ci_high"]
+    rnd_rows = s[s["optimizer"] == "random"]
+    assert rnd_rows["mean"].tolist() == pytest.approx([1.0] * 4)
+    assert rnd_rows["median"].tolist() == [1.0] * 4
+
+
+def test_normalized_figure_draws_what_the_summary_says(results):
+    summary = regret.normalized_summary(cube(results, budget_points(results)))
+    fig, drawn = regret.plot_normalized(results, summary)
+    alpha = _line(fig.axes[0], "alpha")
+    want = summary[summary["optimizer"] == "alpha"]
+    assert alpha.get_xdata().tolist() == [1, 2, 3, 4]  # x in evaluations
+    assert alpha.get_ydata().tolist() == pytest.approx(want["median"].tolist())
+    assert _line(fig.axes[1], "alpha").get_ydata().tolist() == pytest.approx(
+        want["mean"].tolist())
+    assert set(drawn["panel"]) == {"median", "mean"}
+
+
+def test_normalization_needs_the_baseline(tmp_path):
+    r = load(two_optimizers(tmp_path, with_random=False))
+    with pytest.raises(KeyError, match="random"):
+        regret.normalized(cube(r, budget_points(r)))
+
+
+def test_problem_figures_are_written_as_pdf_and_png(results, tmp_path):
+    paths = regret.write_problem_figures(results, tmp_path / "figs")
+    names = sorted(p.name for p in paths)
+    assert names == ["p1.pdf", "p1.png", "p2.pdf", "p2.png"]
+    assert all(p.stat().st_size > 1000 for p in paths)
+    assert np.all([p.parent.name == "regret" for p in paths])
+
+
+def test_problems_without_the_baseline_are_left_out_of_normalized_regret(tmp_path):
+    from analysis.report import analyse
+    from tests.analysis.build import cell_columns, write
+
+    two_optimizers(tmp_path)
+    write(tmp_path, "p3", "alpha", 0, cell_columns([1.0, 1.0, 1.0, 1.0]), optimum=0.0)
+    r = load(tmp_path)
+    c = cube(r, budget_points(r))
+    assert np.isnan(regret.normalized(c)[2]).all()
+    assert np.isnan(regret.normalized_mean(c)[2]).all()
+    s = regret.normalized_summary(c)
+    assert set(s["n_problems"]) == {2}
+    assert any("p3" in n and "normalized regret leaves out" in n
+               for n in analyse(r, problem_curves=False).notes)

@@ -1,0 +1,89 @@
+import json
+
+import matplotlib.colors as mcolors
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis import style
+from analysis.load import load
+from analysis.report import analyse, make_figures, resolve_budgets
+from tests.analysis.build import two_optimizers
+
+
+def test_styles_are_distinct_fixed_and_readable_in_greyscale():
+    names = ["random"] + [f"opt{i}" for i in range(29)]
+    st = style.styles(names)
+    combos = {(s.color, s.marker, str(s.linestyle)) for s in st.values()}
+    assert len(combos) == 30
+    # the first ten non-baseline optimizers differ in marker even where hues look alike
+    assert len({st[f"opt{i}"].marker for i in range(10)}) == 10
+    assert st["random"].color == (0.0, 0.0, 0.0)
+    assert style.styles(names) == st  # fixed: the same list gives the same styles
+    # greyscale: the ten palette colours do not all share one luminance
+    lum = [0.2126 * r + 0.7152 * g + 0.0722 * b for r, g, b in
+           (mcolors.to_rgb(st[f"opt{i}"].color) for i in range(10))]
+    assert max(lum) - min(lum) > 0.3
+
+
+def test_make_figures_writes_every_output_and_the_report(tmp_path):
+    out = make_figures(two_optimizers(tmp_path / "res"))
+    assert out == tmp_path / "res" / "figures"
+    names = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()}
+    for stem in ("regret/p1", "regret/p2", "normalized_regret", "ranks", "ecdf",
+                 "performance_profile", "overhead", "overfit/p2"):
+        assert {f"{stem}.pdf", f"{stem}.png"} <= names, stem
+    for t in ("regret_1_evaluation", "regret_2_evaluations", "regret_4_evaluations",
+              "summary"):
+        assert {f"tables/{t}.md", f"tables/{t}.tex", f"tables/{t}.csv"} <= names, t
+    html = (out / "report.html").read_text()
+    r = load(tmp_path / "res")
+    assert r.fingerprint in html and "abc123" in html  # fingerprint, git revision
+    for png in out.rglob("*.png"):  # every figure is in the report, linked to its PDF
+        rel = png.relative_to(out).as_posix()
+        assert f"src='{rel}'" in html and f"href='{rel[:-4]}.pdf'" in html
+    assert "vs best seen" in html  # the note on p2's reference
+    assert "<b>0.25 [0.175, 0.625]</b>" in html  # alpha is best on p1
+    csv = pd.read_csv(out / "tables" / "regret_4_evaluations.csv")
+    row = csv[(csv["problem"] == "p1") & (csv["optimizer"] == "alpha")].iloc[0]
+    assert row["best"] and row["median"] == 0.25 and row["reference"] == "optimum"
+
+
+def test_without_random_search_the_normalized_figure_is_skipped_and_said(tmp_path):
+    res = two_optimizers(tmp_path / "res", with_random=False)
+    out = make_figures(res, tmp_path / "figs", band="ci", budgets=[2, 4])
+    assert not (out / "normalized_regret.png").exists()
+    assert (out / "regret" / "p1.png").exists()
+    html = (out / "report.html").read_text()
+    assert "no &#x27;random&#x27; optimizer" in html
+    assert "mean and 95% bootstrap CI" in html
+    assert (out / "tables" / "regret_2_evaluations.md").exists()
+
+
+def test_budgets_are_shares_or_amounts(tmp_path):
+    r = load(two_optimizers(tmp_path))
+    fr, labels = resolve_budgets(r, None)
+    assert fr.tolist() == [0.25, 0.5, 1.0] and labels == ["1 evaluation", "2 evaluations",
+                                                          "4 evaluations"]
+    fr, labels = resolve_budgets(r, [4, 0.5])
+    assert fr.tolist() == [0.5, 1.0]
+    with pytest.raises(ValueError, match="exceeds"):
+        resolve_budgets(r, [8])
+    with pytest.raises(ValueError, match="> 0"):
+        resolve_budgets(r, [0])
+
+
+def test_analysis_numbers_are_what_the_report_shows(tmp_path):
+    r = load(two_optimizers(tmp_path))
+    a = analyse(r, budgets=[1.0])
+    vb = a.versus_best["4 evaluations"].set_index(["problem", "optimizer"])
+    assert vb.loc[("p1", "alpha"), "median"] == 0.25
+    assert a.normalized is not None and a.friedman["4 evaluations"] is not None
+    assert np.isfinite(a.ranks["mean_rank"]).all()
+    assert json.dumps(a.seconds)  # every step timed
+
+
+def test_bad_band_is_refused(tmp_path):
+    r = load(two_optimizers(tmp_path))
+    with pytest.raises(ValueError, match="band must be one of"):
+        analyse(r, band="sd")
