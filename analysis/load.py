@@ -192,9 +192,13 @@ def _optimizer_order(names: Sequence[str], suite_toml: str) -> list[str]:
     present = set(names)
     order: list[str] = []
     try:
-        listed = tomllib.loads(suite_toml).get("optimizers", []) if suite_toml else []
+        data = tomllib.loads(suite_toml) if suite_toml else {}
     except tomllib.TOMLDecodeError:
-        listed = []
+        data = {}
+    # the suite's optimizers, then those its [[groups]] add
+    listed = list(data.get("optimizers", []))
+    for group in data.get("groups", []):
+        listed += group.get("optimizers", []) if isinstance(group, dict) else []
     for name in listed:
         if isinstance(name, str) and name in present and name not in order:
             order.append(name)

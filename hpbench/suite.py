@@ -12,8 +12,21 @@ A suite is a TOML file::
     batch = 1                   # optional: suggestions asked and evaluated per round
     timeout = 60                # optional: seconds per trial
 
-    [settings.sobol]            # optional per-optimizer settings
+    [[groups]]                  # optional: more problems with their own optimizers
+    problems = ["sklearn-svc-breast_cancer-error"]   # (and repeats, budget, budget_unit,
+    optimizers = ["random", "tpe"]                   #  batch, timeout, description)
+    budget = 30
+
+    [settings.sobol]            # optional per-optimizer settings (in every group)
     scramble = true
+
+A group is a further cross product of problems × optimizers run into the same results
+folder, inheriting every key it does not set. It is how one suite gives expensive problems
+(scikit-learn, PyTorch) a smaller budget and fewer optimizers than cheap synthetic ones while
+the analysis still reads one folder; a problem / optimizer / repeat may appear in one group
+only. Command-line overrides of repeats, budget, seed, batch and timeout reach every group;
+naming problems or optimizers on the command line asks for exactly that cross product, so it
+drops the groups.
 
 The packaged suites (``default``, ``smoke``, ``paper``) live in ``hpbench/suites``.
 """
@@ -32,7 +45,10 @@ from hpbench.budget import UNITS, Budget
 from hpbench.registry import UnknownNameError, entries, unknown_name_message
 
 KEYS = {"name", "description", "problems", "optimizers", "repeats", "budget", "budget_unit",
-        "seed", "batch", "timeout", "settings", "problem_settings"}
+        "seed", "batch", "timeout", "settings", "problem_settings", "groups"}
+#: the keys a ``[[groups]]`` entry may set; the rest it inherits from the suite
+GROUP_KEYS = {"description", "problems", "optimizers", "repeats", "budget", "budget_unit",
+              "batch", "timeout"}
 
 
 class SuiteError(ValueError):
@@ -52,13 +68,25 @@ class Suite:
     settings: dict[str, dict[str, Any]] = field(default_factory=dict)
     problem_settings: dict[str, dict[str, Any]] = field(default_factory=dict)
     description: str = ""
+    #: further cross products run into the same folder (sub-suites of the same name, seed,
+    #: settings and problem settings; see the module docstring)
+    groups: tuple[Suite, ...] = ()
 
     def cells(self) -> list[Cell]:
-        return [Cell(suite=self.name, problem=p, optimizer=o, repeat=r, master_seed=self.seed,
-                     budget=self.budget, batch=self.batch, timeout=self.timeout,
-                     settings=dict(self.settings.get(o, {})),
-                     problem_settings=dict(self.problem_settings.get(p, {})))
-                for p in self.problems for o in self.optimizers for r in range(self.repeats)]
+        own = [Cell(suite=self.name, problem=p, optimizer=o, repeat=r, master_seed=self.seed,
+                    budget=self.budget, batch=self.batch, timeout=self.timeout,
+                    settings=dict(self.settings.get(o, {})),
+                    problem_settings=dict(self.problem_settings.get(p, {})))
+               for p in self.problems for o in self.optimizers for r in range(self.repeats)]
+        return own + [c for g in self.groups for c in g.cells()]
+
+    def all_problems(self) -> tuple[str, ...]:
+        """Every problem of the suite and its groups, in order of first appearance."""
+        return tuple(dict.fromkeys(p for s in (self, *self.groups) for p in s.problems))
+
+    def all_optimizers(self) -> tuple[str, ...]:
+        """Every optimizer of the suite and its groups, in order of first appearance."""
+        return tuple(dict.fromkeys(o for s in (self, *self.groups) for o in s.optimizers))
 
     def to_toml(self) -> str:
         lines = [f"name = {_toml(self.name)}"]
@@ -74,6 +102,19 @@ class Suite:
             lines.append(f"batch = {self.batch}")
         if self.timeout is not None:
             lines.append(f"timeout = {_toml(self.timeout)}")
+        for group in self.groups:
+            lines.append("\n[[groups]]")
+            if group.description:
+                lines.append(f"description = {_toml(group.description)}")
+            lines += [f"problems = {_toml(list(group.problems))}",
+                      f"optimizers = {_toml(list(group.optimizers))}",
+                      f"repeats = {group.repeats}",
+                      f"budget = {_toml(group.budget.amount)}",
+                      f"budget_unit = {_toml(group.budget.unit)}"]
+            if group.batch is not None:
+                lines.append(f"batch = {group.batch}")
+            if group.timeout is not None:
+                lines.append(f"timeout = {_toml(group.timeout)}")
         for table, content in (("settings", self.settings),
                                ("problem_settings", self.problem_settings)):
             for key, values in content.items():
@@ -163,24 +204,13 @@ def _positive_int(value: Any, what: str) -> int:
     return value
 
 
-def load_suite(source: str = "default", **overrides: Any) -> Suite:
-    """Load a packaged suite by name or a TOML file by path, then apply command-line
-    ``overrides`` (problems, optimizers, repeats, budget, budget_unit, seed, batch,
-    timeout; None values are ignored)."""
-    data, origin = _read_toml(source)
-    unknown = set(data) - KEYS
-    if unknown:
-        raise SuiteError(f"{origin}: unknown key(s) {sorted(unknown)}; allowed: {sorted(KEYS)}")
+def _cross(data: dict, origin: str) -> dict[str, Any]:
+    """The validated cross-product keys of a suite or of one of its groups."""
     for key in ("problems", "optimizers"):
         if key not in data:
             raise SuiteError(f"{origin}: missing {key!r} (a list of names)")
         if not isinstance(data[key], list):
             raise SuiteError(f"{origin}: {key!r} must be a list of names, got {data[key]!r}")
-    overrides = {k: v for k, v in overrides.items() if v is not None}
-    data = {**data, **overrides}
-    name = data.get("name") or Path(source).stem
-    if not isinstance(name, str):
-        raise SuiteError(f"{origin}: name must be a string, got {name!r}")
     try:
         problems = _expand("problem", data["problems"], origin)
         optimizers = _expand("optimizer", data["optimizers"], origin)
@@ -193,9 +223,6 @@ def load_suite(source: str = "default", **overrides: Any) -> Suite:
     amount = data.get("budget", 50)
     if isinstance(amount, bool) or not isinstance(amount, int | float) or not amount > 0:
         raise SuiteError(f"budget must be a number > 0, got {amount!r}")
-    seed = data.get("seed", 0)
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise SuiteError(f"seed must be an integer >= 0, got {seed!r}")
     batch = data.get("batch")
     if batch is not None:
         batch = _positive_int(batch, "batch")
@@ -203,21 +230,75 @@ def load_suite(source: str = "default", **overrides: Any) -> Suite:
     if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, int | float)
                                 or timeout <= 0):
         raise SuiteError(f"timeout must be a number of seconds > 0, got {timeout!r}")
+    return {"problems": problems, "optimizers": optimizers, "repeats": repeats,
+            "budget": Budget(float(amount), unit), "batch": batch,
+            "timeout": float(timeout) if timeout is not None else None,
+            "description": str(data.get("description", ""))}
+
+
+def load_suite(source: str = "default", **overrides: Any) -> Suite:
+    """Load a packaged suite by name or a TOML file by path, then apply command-line
+    ``overrides`` (problems, optimizers, repeats, budget, budget_unit, seed, batch,
+    timeout; None values are ignored). Overrides of the cross-product keys reach every
+    group; naming problems or optimizers drops the groups (see the module docstring)."""
+    data, origin = _read_toml(source)
+    unknown = set(data) - KEYS
+    if unknown:
+        raise SuiteError(f"{origin}: unknown key(s) {sorted(unknown)}; allowed: {sorted(KEYS)}")
+    overrides = {k: v for k, v in overrides.items() if v is not None}
+    groups = data.get("groups", [])
+    if not isinstance(groups, list) or not all(isinstance(g, dict) for g in groups):
+        raise SuiteError(f"{origin}: 'groups' must be [[groups]] tables")
+    if "problems" in overrides or "optimizers" in overrides:
+        groups = []
+    data = {**data, **overrides}
+    name = data.get("name") or Path(source).stem
+    if not isinstance(name, str):
+        raise SuiteError(f"{origin}: name must be a string, got {name!r}")
+    top = _cross(data, origin)
+    inherited = {k: data[k] for k in GROUP_KEYS - {"description", "problems", "optimizers"}
+                 if k in data}
+    crosses = []
+    for i, group in enumerate(groups, 1):
+        where = f"{origin} [[groups]] #{i}"
+        stray = set(group) - GROUP_KEYS
+        if stray:
+            raise SuiteError(f"{where}: unknown key(s) {sorted(stray)}; "
+                             f"allowed: {sorted(GROUP_KEYS)}")
+        crosses.append(_cross({**inherited, **group,
+                               **{k: v for k, v in overrides.items() if k in GROUP_KEYS}},
+                              where))
+    seen: dict[tuple[str, str], int] = {}
+    for i, cross in enumerate([top, *crosses]):
+        for pair in ((p, o) for p in cross["problems"] for o in cross["optimizers"]):
+            if pair in seen:
+                raise SuiteError(f"{origin}: the suite runs {pair[0]}/{pair[1]} twice "
+                                 f"(in {_part(seen[pair])} and {_part(i)}); "
+                                 "a problem × optimizer pair may appear in one group only")
+            seen[pair] = i
+    seed = data.get("seed", 0)
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise SuiteError(f"seed must be an integer >= 0, got {seed!r}")
     settings = data.get("settings", {})
     problem_settings = data.get("problem_settings", {})
+    every_problem = {p for c in (top, *crosses) for p in c["problems"]}
+    every_optimizer = {o for c in (top, *crosses) for o in c["optimizers"]}
     for key, table, kind in (("settings", settings, "optimizer"),
                              ("problem_settings", problem_settings, "problem")):
         if not isinstance(table, dict) or not all(isinstance(v, dict) for v in table.values()):
             raise SuiteError(f"{origin}: [{key}.<{kind}>] tables expected")
-        stray = set(table) - set(problems if kind == "problem" else optimizers)
+        stray = set(table) - (every_problem if kind == "problem" else every_optimizer)
         if stray:
             raise SuiteError(f"{origin}: [{key}] names {kind}(s) not in the suite: "
                              f"{sorted(stray)}")
-    return Suite(name=name, problems=problems, optimizers=optimizers, repeats=repeats,
-                 budget=Budget(float(amount), unit), seed=seed, batch=batch,
-                 timeout=float(timeout) if timeout is not None else None,
-                 settings=settings, problem_settings=problem_settings,
-                 description=str(data.get("description", "")))
+    common = {"name": name, "seed": seed, "settings": settings,
+              "problem_settings": problem_settings}
+    return Suite(**common, **top,
+                 groups=tuple(Suite(**common, **cross) for cross in crosses))
+
+
+def _part(i: int) -> str:
+    return "the top level" if i == 0 else f"group #{i}"
 
 
 def with_name(suite: Suite, name: str) -> Suite:

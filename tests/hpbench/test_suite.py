@@ -1,0 +1,93 @@
+"""Suites: loading, groups of problems with their own optimizers and budgets, round trip."""
+
+from __future__ import annotations
+
+import pytest
+
+from hpbench.suite import SuiteError, load_suite
+
+
+def _write(tmp_path, text: str) -> str:
+    path = tmp_path / "mine.toml"
+    path.write_text(text)
+    return str(path)
+
+
+GROUPED = """
+name = "mine"
+problems = ["branin", "hartmann3"]
+optimizers = ["random", "sobol"]
+repeats = 2
+budget = 10
+
+[[groups]]
+description = "expensive: fewer optimizers, smaller budget"
+problems = ["hartmann6"]
+optimizers = ["random"]
+repeats = 3
+budget = 4
+
+[settings.sobol]
+scramble = true
+"""
+
+
+def test_groups_add_their_own_cells_with_their_own_budget(tmp_path):
+    suite = load_suite(_write(tmp_path, GROUPED))
+    cells = suite.cells()
+    assert len(cells) == 2 * 2 * 2 + 1 * 1 * 3
+    grouped = [c for c in cells if c.problem == "hartmann6"]
+    assert {c.key for c in grouped} == {f"hartmann6/random/seed-{r}" for r in range(3)}
+    assert {c.budget.amount for c in grouped} == {4.0}
+    assert {c.budget.amount for c in cells if c.problem != "hartmann6"} == {10.0}
+    # top-level settings reach every group's optimizer of that name
+    assert [c.settings for c in cells if c.optimizer == "sobol"][0] == {"scramble": True}
+    assert suite.all_problems() == ("branin", "hartmann3", "hartmann6")
+    assert suite.all_optimizers() == ("random", "sobol")
+
+
+def test_grouped_suite_round_trips_through_toml(tmp_path):
+    suite = load_suite(_write(tmp_path, GROUPED))
+    again = load_suite(_write(tmp_path, suite.to_toml()))
+    assert [c.key for c in again.cells()] == [c.key for c in suite.cells()]
+    assert [c.budget for c in again.cells()] == [c.budget for c in suite.cells()]
+    assert again.to_toml() == suite.to_toml()
+
+
+def test_overrides_reach_groups_and_explicit_problems_drop_them(tmp_path):
+    path = _write(tmp_path, GROUPED)
+    suite = load_suite(path, repeats=1, budget=5)
+    assert {c.repeat for c in suite.cells()} == {0}
+    assert {c.budget.amount for c in suite.cells()} == {5.0}
+    only = load_suite(path, problems=["branin"])
+    assert {c.problem for c in only.cells()} == {"branin"}
+
+
+@pytest.mark.parametrize("group, message", [
+    ('problems = ["branin"]\noptimizers = ["random"]', "runs branin/random twice"),
+    ('problems = ["hartmann6"]\noptimizers = ["random"]\nseed = 3', "unknown key(s) ['seed']"),
+    ('problems = ["hartmann6"]', "missing 'optimizers'"),
+    ('problems = ["hartmann6"]\noptimizers = ["randm"]', "randm"),
+    ('problems = ["hartmann6"]\noptimizers = ["random"]\nbudget = 0', "budget must be"),
+])
+def test_bad_groups_are_one_line_errors(tmp_path, group, message):
+    text = ('name = "x"\nproblems = ["branin"]\noptimizers = ["random"]\n\n[[groups]]\n'
+            + group + "\n")
+    with pytest.raises(SuiteError) as err:
+        load_suite(_write(tmp_path, text))
+    assert message in str(err.value) and "\n" not in str(err.value)
+
+
+def test_settings_may_name_an_optimizer_of_a_group_only(tmp_path):
+    text = ('name = "x"\nproblems = ["branin"]\noptimizers = ["random"]\n\n[[groups]]\n'
+            'problems = ["hartmann6"]\noptimizers = ["sobol"]\n\n[settings.sobol]\n'
+            "scramble = false\n")
+    suite = load_suite(_write(tmp_path, text))
+    assert [c.settings for c in suite.cells() if c.optimizer == "sobol"] == [{"scramble": False}] * 3
+
+
+@pytest.mark.parametrize("name", ["smoke", "default", "paper"])
+def test_packaged_suites_load(name):
+    suite = load_suite(name)
+    keys = [c.key for c in suite.cells()]
+    assert keys and len(keys) == len(set(keys))
