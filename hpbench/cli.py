@@ -172,9 +172,14 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_figures(args: argparse.Namespace) -> int:
     if not args.dir.is_dir():
         raise UsageError(f"hpbench figures: {args.dir} is not a results folder")
+    from analysis.load import ResultsError
     from analysis.report import make_figures
+    from hpbench.store import CorruptCell
 
-    path = make_figures(args.dir, args.out, band=args.band)
+    try:
+        path = make_figures(args.dir, args.out, band=args.band)
+    except (ResultsError, CorruptCell) as exc:
+        raise UsageError(f"hpbench figures: {exc}") from None
     print(f"figures, tables and report in {path}")
     return 0
 

@@ -133,3 +133,24 @@ def test_status_lists_done_missing_and_failed(cli, suite_file, tmp_path):
     assert "set aside" in res.stderr
     assert (out / "slow-quadratic/random/seed-0.parquet.bad-0").read_bytes() == b"garbage"
     assert "4 cells: 4 done" in cli("status", out).stdout
+
+
+def test_figures_of_a_folder_without_results_is_one_line_exit_2(cli, tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    res = cli("figures", empty)
+    assert res.returncode == 2, res.stderr
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("hpbench figures:"), res.stderr
+    assert not (empty / "figures").exists()
+
+
+def test_figures_of_a_corrupt_cell_is_one_line_exit_2(cli, suite_file, tmp_path):
+    out = tmp_path / "out"
+    assert cli("run", suite_file, "--out", out, env={"HPBENCH_TEST_DELAY": "0"}).returncode == 0
+    cell = sorted(out.rglob("*.parquet"))[0]
+    cell.write_bytes(b"not parquet at all")
+    res = cli("figures", out)
+    assert res.returncode == 2, res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1, res.stderr
+    assert cell.name in res.stderr or "corrupt" in res.stderr.lower(), res.stderr
