@@ -29,7 +29,12 @@ Failed trials are told as NaN, which Nevergrad itself replaces by its penalty ``
 ("Clipping very high value" in ``Optimizer.tell``; that warning is silenced, see ``_quiet``).
 All of these methods compare or rank losses, so the penalty only says "worse than anything
 seen".
-NGOpt imports and runs with NumPy 2.4 and nevergrad 1.0.12 here, no pin needed.
+NumPy 2.4 vs nevergrad 1.0.12: on small (e.g. 1-d) problems NGOpt chooses a metamodel whose
+``learn_on_k_best`` calls ``float(model.predict(x))`` on a shape-(1,) array, which NumPy 2.4
+refuses ("only 0-dimensional arrays can be converted to Python scalars"; NumPy < 2.4 converted
+it). Instead of pinning NumPy below 2.4 for every other package, ``_numpy24_shim`` gives that
+module a ``float`` that takes the single element of a size-1 array — what NumPy < 2.4 did, so
+NGOpt's trajectory is the library's own.
 """
 
 from __future__ import annotations
@@ -99,6 +104,7 @@ class Nevergrad(Optimizer):
         super().__init__(space, **kwargs)
         import nevergrad as ng
 
+        _numpy24_shim()
         method = self.config["method"]
         if method not in ng.optimizers.registry:
             raise ValueError(f"method must be a name in nevergrad's optimizer registry, "
@@ -139,6 +145,22 @@ class Nevergrad(Optimizer):
         with _quiet():
             for obs in observations:
                 self.opt.tell(obs.suggestion.tag, obs.value if obs.ok else math.nan)
+
+
+def _scalar_float(x: Any = 0.0) -> float:
+    """``float`` as NumPy < 2.4 had it: a size-1 array converts to its single element."""
+    if isinstance(x, np.ndarray) and x.ndim > 0 and x.size == 1:
+        x = x.reshape(())
+    return float(x)
+
+
+def _numpy24_shim() -> None:
+    """Let nevergrad's metamodel convert its size-1 predictions under NumPy >= 2.4 (see the
+    module docstring); a no-op when its ``float`` is already ours."""
+    from nevergrad.optimization import metamodel
+
+    if getattr(metamodel, "float", None) is not _scalar_float:
+        metamodel.float = _scalar_float
 
 
 @contextmanager

@@ -364,3 +364,15 @@ def test_sklearn_grid_covers_conditional_sub_spaces():
     assert "extra" not in spec[0] and "extra" in spec[1]
     ours, _ = adapter_run("sklearn-grid", CONDITIONAL, 40, seed=0)
     assert len({json.dumps(c, sort_keys=True) for c in ours}) == 40
+
+
+def test_ngopt_runs_a_one_dimensional_problem_to_its_budget():
+    """NGOpt picks a metamodel on 1-d problems whose ``float(model.predict(...))`` fails under
+    NumPy >= 2.4 ("only 0-dimensional arrays can be converted"); the adapter's shim keeps it
+    running to its budget, on the 1-d problems of the default suite."""
+    for name in ("ridge-hypergrad", "forrester-mf"):
+        problem = hpbench.make_problem(name, seed=0)
+        opt = hpbench.make_optimizer("ng-ngopt", problem.space, seed=0, budget=Budget(100))
+        result = run_loop(problem, opt, Budget(100))
+        assert result.status == "done", result.error
+        assert result.n_trials == 100
