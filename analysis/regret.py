@@ -231,7 +231,7 @@ def plot_normalized(results: Results, summary: pd.DataFrame) -> tuple[object, pd
         ax.axhline(1.0, color="0.5", linewidth=0.8)
         ax.set_yscale("log")
         ax.set_xlabel(x_label)
-        ax.set_ylabel(f"normalized regret ({style.BASELINE} search = 1, optimum = 0)")
+        ax.set_ylabel(f"normalized regret\n({style.BASELINE} search = 1, optimum = 0)")
         ax.set_title(title, fontsize=9)
         ax.grid(True, which="major", alpha=0.3)
     style.legend_below(fig, a1, ncols=min(6, len(results.optimizers)))
