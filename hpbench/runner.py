@@ -70,6 +70,28 @@ def empty_columns(params: list[str]) -> dict[str, list]:
     return cols
 
 
+_KEYS: dict[str, str] = {}
+
+
+def config_json(config: Mapping[str, Any]) -> str:
+    """``json.dumps(config)``, several times cheaper for the common flat config of finite
+    floats and ints (the engine's per-trial budget is a few microseconds): ``repr`` of a
+    finite float or an int is exactly what ``json`` writes; anything else goes to ``json``."""
+    parts = []
+    for k, v in config.items():
+        t = type(v)
+        if t is int or (t is float and v - v == 0.0):
+            key = _KEYS.get(k) if type(k) is str else None
+            if key is None:
+                if type(k) is not str:
+                    return json.dumps(config)
+                key = _KEYS[k] = json.dumps(k)
+            parts.append(f"{key}: {v!r}")
+        else:
+            return json.dumps(config)
+    return "{" + ", ".join(parts) + "}"
+
+
 def _finite(x: Any) -> bool:
     try:
         return math.isfinite(x)
@@ -249,12 +271,12 @@ def run_loop(problem: Problem, optimizer: Optimizer, budget: Budget, *,
                 stop = True
                 result.reason = "budget"
                 break
-            config_json = json.dumps(config)
+            config_s = config_json(config)
             t_end = None
             replayed = False
             if trial < n_replay:
                 jr = replay[trial]
-                if (jr["config"] == config_json and jr["fidelity"] == fidelity
+                if (jr["config"] == config_s and jr["fidelity"] == fidelity
                         and jr["resume_from"] == s.resume_from
                         and jr["want_grad"] == s.want_grad):
                     status, error = jr["status"], jr["error"]
@@ -305,7 +327,7 @@ def run_loop(problem: Problem, optimizer: Optimizer, budget: Budget, *,
             observations.append(Observation(s, trial, value, status, cost_fe, grad, error))
             cols["trial"].append(trial)
             cols["round"].append(rnd)
-            cols["config"].append(config_json)
+            cols["config"].append(config_s)
             for col, p in zip(param_cols, params):
                 col.append(config.get(p))
             cols["fidelity"].append(fidelity if fidelity is not None else f_max)
@@ -329,7 +351,7 @@ def run_loop(problem: Problem, optimizer: Optimizer, budget: Budget, *,
             if t_end is None:
                 t_end = wall()
             if journal is not None and not replayed:
-                journal.append(journal.record(trial, config_json, fidelity, s.resume_from,
+                journal.append(journal.record(trial, config_s, fidelity, s.resume_from,
                                               s.want_grad, status, error, rec, eval_s,
                                               t_start, t_end))
             cols["t_end"].append(t_end)

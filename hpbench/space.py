@@ -418,7 +418,8 @@ class Space(Mapping):
         return out
 
     def from_unit_array(self, U: np.ndarray) -> list[dict[str, Any]]:
-        return [self.from_unit(row) for row in np.asarray(U, dtype=float)]
+        # rows as Python floats: the same values, without a numpy scalar per coordinate
+        return [self.from_unit(row) for row in np.asarray(U, dtype=float).tolist()]
 
     def to_unit_array(self, configs: Iterable[Mapping[str, Any]]) -> np.ndarray:
         rows = [self.to_unit(c) for c in configs]

@@ -41,7 +41,7 @@ def test_groups_add_their_own_cells_with_their_own_budget(tmp_path):
     assert {c.budget.amount for c in grouped} == {4.0}
     assert {c.budget.amount for c in cells if c.problem != "hartmann6"} == {10.0}
     # top-level settings reach every group's optimizer of that name
-    assert [c.settings for c in cells if c.optimizer == "sobol"][0] == {"scramble": True}
+    assert next(c.settings for c in cells if c.optimizer == "sobol") == {"scramble": True}
     assert suite.all_problems() == ("branin", "hartmann3", "hartmann6")
     assert suite.all_optimizers() == ("random", "sobol")
 
@@ -83,7 +83,8 @@ def test_settings_may_name_an_optimizer_of_a_group_only(tmp_path):
             'problems = ["hartmann6"]\noptimizers = ["sobol"]\n\n[settings.sobol]\n'
             "scramble = false\n")
     suite = load_suite(_write(tmp_path, text))
-    assert [c.settings for c in suite.cells() if c.optimizer == "sobol"] == [{"scramble": False}] * 3
+    sobol = [c.settings for c in suite.cells() if c.optimizer == "sobol"]
+    assert sobol == [{"scramble": False}] * 3
 
 
 @pytest.mark.parametrize("name", ["smoke", "default", "paper"])
