@@ -88,33 +88,26 @@ class Suite:
         """Every optimizer of the suite and its groups, in order of first appearance."""
         return tuple(dict.fromkeys(o for s in (self, *self.groups) for o in s.optimizers))
 
-    def to_toml(self) -> str:
-        lines = [f"name = {_toml(self.name)}"]
-        if self.description:
-            lines.append(f"description = {_toml(self.description)}")
+    def _cross_toml(self, *, seed: bool) -> list[str]:
+        """The TOML lines of this suite's (or group's) own cross product."""
+        lines = [f"description = {_toml(self.description)}"] if self.description else []
         lines += [f"problems = {_toml(list(self.problems))}",
                   f"optimizers = {_toml(list(self.optimizers))}",
                   f"repeats = {self.repeats}",
                   f"budget = {_toml(self.budget.amount)}",
-                  f"budget_unit = {_toml(self.budget.unit)}",
-                  f"seed = {self.seed}"]
+                  f"budget_unit = {_toml(self.budget.unit)}"]
+        if seed:
+            lines.append(f"seed = {self.seed}")
         if self.batch is not None:
             lines.append(f"batch = {self.batch}")
         if self.timeout is not None:
             lines.append(f"timeout = {_toml(self.timeout)}")
+        return lines
+
+    def to_toml(self) -> str:
+        lines = [f"name = {_toml(self.name)}", *self._cross_toml(seed=True)]
         for group in self.groups:
-            lines.append("\n[[groups]]")
-            if group.description:
-                lines.append(f"description = {_toml(group.description)}")
-            lines += [f"problems = {_toml(list(group.problems))}",
-                      f"optimizers = {_toml(list(group.optimizers))}",
-                      f"repeats = {group.repeats}",
-                      f"budget = {_toml(group.budget.amount)}",
-                      f"budget_unit = {_toml(group.budget.unit)}"]
-            if group.batch is not None:
-                lines.append(f"batch = {group.batch}")
-            if group.timeout is not None:
-                lines.append(f"timeout = {_toml(group.timeout)}")
+            lines += ["\n[[groups]]", *group._cross_toml(seed=False)]
         for table, content in (("settings", self.settings),
                                ("problem_settings", self.problem_settings)):
             for key, values in content.items():

@@ -553,3 +553,17 @@ def local_search(f: Callable[[np.ndarray], np.ndarray], enc: Encoding,
                 cur[idx[r]], cur_s[idx[r]] = N[b], s[b]
                 moving[idx[r]] = True
     return np.vstack(seen_U), np.concatenate(seen_s)
+
+
+def record(observations: Sequence[Any], enc: Any, U: list[np.ndarray], y: list[float],
+           pending: list[np.ndarray]) -> None:
+    """Append told observations to a model's data (``U`` snapped points, ``y`` values, NaN
+    for failures) and drop each from ``pending``, the points asked but not yet told."""
+    for obs in observations:
+        u = enc.from_configs([obs.config])[0]
+        U.append(u)
+        y.append(float(obs.value) if obs.ok else math.nan)
+        for k, p in enumerate(pending):
+            if np.allclose(p, u, atol=1e-9):
+                del pending[k]
+                break

@@ -266,14 +266,7 @@ class GPBO(Optimizer):
         return self.enc.to_configs(np.array(chosen))
 
     def tell(self, observations: Sequence[Observation]) -> None:
-        for obs in observations:
-            u = self.enc.from_configs([obs.config])[0]
-            self._U.append(u)
-            self._y.append(float(obs.value) if obs.ok else math.nan)
-            for k, p in enumerate(self._pending):
-                if np.allclose(p, u, atol=1e-9):
-                    del self._pending[k]
-                    break
+        acq.record(observations, self.enc, self._U, self._y, self._pending)
 
     # -- internals -----------------------------------------------------------------------
 
