@@ -200,6 +200,15 @@ def test_sigkill_at_random_moments_then_resume_equals_uninterrupted(cli, plugin_
             time.sleep(1.0)
             assert sizes == {p: p.stat().st_size for p in _journals(out)}
     assert killed >= 2, "the random kills should have hit running trials"
+    # a random kill can land between two cells (the finished one has removed its journal, the
+    # next has not written one): then kill once more right after a trial is journaled
+    for _ in range(5):
+        if _journals(out):
+            break
+        proc = _start(plugin_path, suite, out)
+        if not _wait_for(lambda: bool(_journals(out)), proc, "a journaled trial"):
+            break
+        _kill(proc)
     assert _journals(out), "the kills should have left a journal to replay"
 
     res = cli("run", suite, "--out", out, "--journal", "on",
