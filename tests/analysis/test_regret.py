@@ -120,3 +120,26 @@ def test_problems_without_the_baseline_are_left_out_of_normalized_regret(tmp_pat
     assert set(s["n_problems"]) == {2}
     assert any("p3" in n and "normalized regret leaves out" in n
                for n in analyse(r, problem_curves=False).notes)
+
+
+def test_normalized_median_is_undefined_where_random_reached_the_reference():
+    from analysis.curves import Cube
+
+    # problem 0: random's median regret reaches 0 at the last point, alpha's does not
+    # problem 1: an ordinary problem where alpha halves random's regret
+    values = np.array([
+        [[[4.0, 2.0, 1.0], [4.0, 2.0, 1.0], [4.0, 2.0, 1.0]],     # p0 alpha
+         [[4.0, 1.0, 0.0], [4.0, 1.0, 0.0], [4.0, 1.0, 1.0]]],    # p0 random
+        [[[1.0, 0.5, 0.25]] * 3,                                  # p1 alpha
+         [[2.0, 1.0, 0.5]] * 3]])                                 # p1 random
+    c = Cube(values=values, problems=["p0", "p1"], optimizers=["alpha", "random"],
+             seeds=[0, 1, 2], points=np.array([1 / 3, 2 / 3, 1.0]))
+    norm = regret.normalized(c)
+    assert norm[0, 0].tolist()[:2] == [1.0, 2.0]
+    assert np.isnan(norm[0, 0, 2]), "alpha / a random median of 0 has no finite value"
+    assert norm[0, 1, 2] == 1.0  # random against itself: both at the reference
+    s = regret.normalized_summary(c)
+    last = s[(s["optimizer"] == "alpha") & (s["point"] == 1.0)].iloc[0]
+    assert last["median"] == pytest.approx(0.5)  # p1 alone
+    assert last["n_problems"] == 1
+    assert np.isfinite(last["mean"])
