@@ -417,7 +417,8 @@ class _MLPProblem(TorchNetProblem):
                        config["activation"])
 
 
-_TAGS = ("torch", "neural-net", "classification", "multi-fidelity", "mixed")
+#: "expensive": a cell keeps a trial journal that a resumed cell replays (hpbench.execute)
+_TAGS = ("torch", "neural-net", "classification", "multi-fidelity", "mixed", "expensive")
 
 
 @register_problem("torch-mlp-digits", packages=("torch", "sklearn"), extra="torch",
@@ -484,7 +485,7 @@ class CNNDigits(TorchNetProblem):
 
 @register_problem("torch-nas-digits", packages=("torch", "sklearn"), extra="torch",
                   tags=("torch", "neural-net", "classification", "multi-fidelity", "nas",
-                        "conditional", "digits"),
+                        "conditional", "digits", "expensive"),
                   description="architecture search on the digits: depth, per-layer width and "
                               "activation (conditional), skip connections, LayerNorm")
 class NASDigits(TorchNetProblem):
@@ -498,7 +499,7 @@ class NASDigits(TorchNetProblem):
     def __init__(self, seed: int | None = None, **settings: Any) -> None:
         super().__init__(nas_space(), seed=seed, name="torch-nas-digits",
                          tags=("torch", "neural-net", "classification", "multi-fidelity",
-                               "nas", "conditional", "digits"), **settings)
+                               "nas", "conditional", "digits", "expensive"), **settings)
 
     def load_data(self) -> torch_data.Dataset:
         return torch_data.digits(self.seed)
