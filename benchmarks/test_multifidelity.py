@@ -13,18 +13,20 @@ optimizers (issue 7).
   search (Li et al. 2017 bound the loss by the s = 0 bracket).
 * ``hypergradient`` on ``ridge-hypergrad``: the best config's log-alpha within 1 % of the
   optimum's (known from the exact solution), every repeat.
-* On ``torch-mlp-digits`` (issue 6): ``pbt`` vs ``random`` at equal epochs (median best
-  full-fidelity validation loss, asserted lower), and ``hyperband`` and ``bohb`` vs ``random``
-  at the same budget (printed, not asserted: at this budget BOHB's model, which needs
-  2d + 2 = 20 results on one fidelity, hardly ever replaces random sampling, so BOHB is
-  Hyperband with other random draws, and the comparison is one of noise on 10 repeats).
+* On ``torch-mlp-digits`` (issue 6), at a budget of ``TORCH_BUDGET`` full-fidelity
+  evaluations: ``pbt`` vs ``random`` at equal epochs (median best full-fidelity validation
+  loss, asserted lower), and ``hyperband`` and ``bohb`` lower than ``random`` for at least
+  half the budget (asserted). The budget is 48 because BOHB's model needs 2d + 2 = 20
+  results on one fidelity before it replaces random sampling: at 16 BOHB is Hyperband with
+  other random draws and the comparison is one of noise (measured: 0.107 vs random's 0.105).
 * Seconds per cell (budget 100) of each optimizer on the cheap problems, as a ratio to random
   search measured in the same run: what adding them to the ``default`` suite costs.
 
 Sizes (environment): ``HPBENCH_PERF_REPEATS`` (default 10, the issue's number),
 ``HPBENCH_PERF_MF_BUDGET`` (100, the default suite's budget), ``HPBENCH_PERF_TORCH_REPEATS``
-(10) and ``HPBENCH_PERF_TORCH_BUDGET`` (16: two PBT populations of 8). A torch-less
-environment fails the torch test (it is part of the bar), it does not skip it.
+(10) and ``HPBENCH_PERF_TORCH_BUDGET`` (48: six PBT populations of 8; about 25 minutes of
+CPU here). A torch-less environment fails the torch test (it is part of the bar), it does
+not skip it.
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ from hpbench.seeds import optimizer_seed, problem_seed
 REPEATS = int(os.environ.get("HPBENCH_PERF_REPEATS", "10"))
 BUDGET = float(os.environ.get("HPBENCH_PERF_MF_BUDGET", "100"))
 TORCH_REPEATS = int(os.environ.get("HPBENCH_PERF_TORCH_REPEATS", "10"))
-TORCH_BUDGET = float(os.environ.get("HPBENCH_PERF_TORCH_BUDGET", "16"))
+TORCH_BUDGET = float(os.environ.get("HPBENCH_PERF_TORCH_BUDGET", "48"))
 GRID = 20
 MASTER = 0
 
@@ -164,7 +166,7 @@ def test_torch_mlp_digits():
     rows = ["| optimizer | median best validation loss (full fidelity) at 50 / 100 % of the "
             "budget | share of the budget better than random | seconds per cell |",
             "|---|---|---|---|"]
-    finals = {}
+    finals, shares = {}, {}
     for name in ("random", "hyperband", "bohb", "pbt"):
         curves = [cell(problem, name, r, grid_budget) for r in range(TORCH_REPEATS)]
         curve = np.median([c[0] for c in curves], axis=0)
@@ -172,14 +174,17 @@ def test_torch_mlp_digits():
         secs = float(np.mean([c[2] for c in curves]))
         base = np.median([cell(problem, "random", r, grid_budget)[0]
                           for r in range(TORCH_REPEATS)], axis=0)
-        share = "" if name == "random" else f"{share_better(curve, base):.0%}"
+        shares[name] = share_better(curve, base)
+        share = "" if name == "random" else f"{shares[name]:.0%}"
         rows.append(f"| {name} | {fmt(curve[GRID // 2 - 1])} / {fmt(curve[-1])} | {share} | "
                     f"{secs:.0f} |")
     write_table("multifidelity-torch",
                 f"torch-mlp-digits, budget {grid_budget:g} full-fidelity evaluations (25 "
-                f"epochs each; pbt: population 8, 9 steps), {TORCH_REPEATS} repeats\n\n"
+                f"epochs each; pbt: population 8), {TORCH_REPEATS} repeats\n\n"
                 + "\n".join(rows) + "\n")
     assert finals["pbt"] < finals["random"]
+    for name in BAR:
+        assert shares[name] >= 0.5, f"{name} beats random on {shares[name]:.0%} of the budget"
 
 
 def test_seconds_per_cell():
