@@ -24,7 +24,7 @@ optimizers (issue 7).
 
 Sizes (environment): ``HPBENCH_PERF_REPEATS`` (default 10, the issue's number),
 ``HPBENCH_PERF_MF_BUDGET`` (100, the default suite's budget), ``HPBENCH_PERF_TORCH_REPEATS``
-(10) and ``HPBENCH_PERF_TORCH_BUDGET`` (48: six PBT populations of 8; about 25 minutes of
+(10) and ``HPBENCH_PERF_TORCH_BUDGET`` (48: six PBT populations of 8; about 30 minutes of
 CPU here). A torch-less environment fails the torch test (it is part of the bar), it does
 not skip it.
 """
