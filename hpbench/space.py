@@ -21,7 +21,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -487,13 +487,10 @@ class Space(Mapping):
         return True
 
     # grids
-    def grid(self, size: int) -> list[dict[str, Any]]:
-        """At most ``size`` distinct configs on a regular grid, as even as the levels allow.
-
-        Discrete parameters contribute up to all of their levels, continuous ones ``k`` evenly
-        spaced values including both bounds; levels are added one parameter at a time, in
-        order, while the product of level counts stays within ``size``.
-        """
+    def grid_levels(self, size: int, fits: Callable[[list[int]], bool]) -> list[int]:
+        """Level counts per parameter for a grid of at most ``size`` points: starting from
+        one level each, levels are added one parameter at a time, in order, while ``fits``
+        accepts the counts (discrete parameters are capped at their number of levels)."""
         if size < 1:
             raise ValueError(f"grid size must be >= 1, got {size}")
         caps = [p.n_levels if p.n_levels is not None else size for p in self._list]
@@ -505,9 +502,19 @@ class Space(Mapping):
                 if levels[i] < caps[i]:
                     trial = levels.copy()
                     trial[i] += 1
-                    if math.prod(trial) <= size:
+                    if fits(trial):
                         levels = trial
                         grew = True
+        return levels
+
+    def grid(self, size: int) -> list[dict[str, Any]]:
+        """At most ``size`` distinct configs on a regular grid, as even as the levels allow.
+
+        Discrete parameters contribute up to all of their levels, continuous ones ``k`` evenly
+        spaced values including both bounds; levels are added one parameter at a time, in
+        order, while the product of level counts stays within ``size``.
+        """
+        levels = self.grid_levels(size, lambda lv: math.prod(lv) <= size)
         axes = [p.grid_values(k) for p, k in zip(self._list, levels)]
         seen: set[str] = set()
         out = []

@@ -28,7 +28,7 @@ class GridSearch(Optimizer):
 
     def _refill(self) -> None:
         while not self._queue and not self._exhausted:
-            grid = self.space.grid(self._size)
+            grid = self._grid(self._size)
             fresh = []
             for config in grid:
                 key = json.dumps(config, sort_keys=True)
@@ -41,6 +41,10 @@ class GridSearch(Optimizer):
                 # the grid holds every distinct config the space has: nothing left to try
                 self._exhausted = True
             self._size *= 2
+
+    def _grid(self, size: int) -> list[dict]:
+        """The grid of at most ``size`` points to visit (``sklearn-grid`` overrides it)."""
+        return self.space.grid(size)
 
     def ask(self, n: int) -> list[dict]:
         self._refill()

@@ -35,6 +35,7 @@ from hpbench import Optimizer, register_optimizer
 from hpbench.optimizer import Observation
 from hpbench.space import Float, Int, Param, Space
 from optimizers._adapters import library_seed
+from optimizers.grid_search import GridSearch
 
 
 class LogUniformInt:
@@ -108,26 +109,12 @@ def _size(grids: list[dict[str, list]]) -> int:
 def budget_grid(space: Space, size: int) -> list[dict[str, list]]:
     """The largest ``ParameterGrid`` specification (a list of dicts) of at most ``size``
     points, levels raised one parameter at a time as in ``Space.grid``."""
-    if size < 1:
-        raise ValueError(f"grid size must be >= 1, got {size}")
     params = list(space.items())
-    caps = [p.n_levels if p.n_levels is not None else size for _, p in params]
-    levels = [1] * len(params)
 
     def spec(lv: list[int]) -> list[dict[str, list]]:
         return sub_spaces(space, {n: p.grid_values(k) for (n, p), k in zip(params, lv)})
 
-    grew = True
-    while grew:
-        grew = False
-        for i in range(len(levels)):
-            if levels[i] < caps[i]:
-                trial = levels.copy()
-                trial[i] += 1
-                if _size(spec(trial)) <= size:
-                    levels = trial
-                    grew = True
-    return spec(levels)
+    return spec(space.grid_levels(size, lambda lv: _size(spec(lv)) <= size))
 
 
 def _ordered(space: Space, config: dict[str, Any]) -> dict[str, Any]:
@@ -175,39 +162,11 @@ class SklearnRandom(Optimizer):
 @register_optimizer("sklearn-grid", tags=("baseline", "exhaustive", *_TAGS),
                     packages=("sklearn",), extra="sklearn",
                     description="scikit-learn ParameterGrid, budget-sized, seeded order")
-class SklearnGrid(Optimizer):
-    """``sklearn.model_selection.ParameterGrid`` of at most ``budget`` points, shuffled."""
+class SklearnGrid(GridSearch):
+    """``sklearn.model_selection.ParameterGrid`` of at most ``budget`` points, shuffled; the
+    queue, deduplication and doubling are ``grid``'s."""
 
-    def __init__(self, space: Space, **kwargs: Any) -> None:
-        super().__init__(space, **kwargs)
-        self._size = int(self.budget.evaluations or 100)
-        self._seen: set[str] = set()
-        self._queue: list[dict] = []
-        self._exhausted = False
-
-    def _refill(self) -> None:
+    def _grid(self, size: int) -> list[dict]:
         from sklearn.model_selection import ParameterGrid
 
-        while not self._queue and not self._exhausted:
-            spec = budget_grid(self.space, self._size)
-            fresh = []
-            grid = ParameterGrid(spec)
-            for config in grid:
-                config = _ordered(self.space, config)
-                key = json.dumps(config, sort_keys=True)
-                if key not in self._seen:
-                    self._seen.add(key)
-                    fresh.append(config)
-            order = self.rng.permutation(len(fresh))
-            self._queue = [fresh[i] for i in order]
-            if not fresh and len(grid) < self._size:
-                self._exhausted = True  # the grid already holds every distinct config
-            self._size *= 2
-
-    def ask(self, n: int) -> list[dict]:
-        self._refill()
-        out, self._queue = self._queue[:n], self._queue[n:]
-        return out
-
-    def tell(self, observations: Sequence[Observation]) -> None:
-        pass
+        return [_ordered(self.space, c) for c in ParameterGrid(budget_grid(self.space, size))]
