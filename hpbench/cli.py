@@ -61,16 +61,6 @@ def _non_negative_int(value: str) -> int:
     return n
 
 
-def _seed(value: str) -> int:
-    try:
-        n = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {value!r}") from None
-    if n < 0:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {value!r}")
-    return n
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="hpbench", description="Benchmark hyperparameter optimizers.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -87,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--repeats", type=_positive_int)
     p.add_argument("--budget", type=_positive_float)
     p.add_argument("--budget-unit", choices=UNITS)
-    p.add_argument("--seed", type=_seed, help="master seed")
+    p.add_argument("--seed", type=_non_negative_int, help="master seed")
     p.add_argument("--batch", type=_positive_int, help="suggestions per round")
     p.add_argument("--timeout", type=_positive_float, help="seconds per trial")
     p.add_argument("--out", type=Path, help="output folder (default results/<suite>)")
