@@ -93,6 +93,8 @@ def config_json(config: Mapping[str, Any]) -> str:
 
 
 def _finite(x: Any) -> bool:
+    if type(x) is float:
+        return x - x == 0.0  # False for inf and NaN
     try:
         return math.isfinite(x)
     except TypeError:
@@ -208,6 +210,15 @@ def run_loop(problem: Problem, optimizer: Optimizer, budget: Budget, *,
     many = getattr(evaluator, "evaluate_many", None)
     replay = journal.replay if journal is not None else ()
     n_replay = len(replay)
+    inline = evaluator is evaluate_inline
+    unit = budget.unit
+    # the per-trial bookkeeping is most of the engine's own cost on a microsecond objective:
+    # bound methods, not a dict lookup and an attribute lookup per column per trial
+    (add_trial, add_round, add_config, add_fidelity, add_resume, add_value, add_true,
+     add_test, add_status, add_error, add_cost, add_cost_fe, add_cum_cost, add_used, add_ask,
+     add_eval, add_tell, add_t_start, add_t_end, add_info) = (cols[c].append
+                                                              for c in TRIAL_COLUMNS)
+    param_adds = [(col.append, p) for col, p in zip(param_cols, params)]
 
     while spent < amount - EPS:
         n = n_default
@@ -299,7 +310,10 @@ def run_loop(problem: Problem, optimizer: Optimizer, budget: Budget, *,
                 t1 = perf()
                 status, error, rec = "ok", "", None
                 try:
-                    rec = evaluator(problem, config, fidelity, ctx)
+                    if inline:
+                        rec = problem.evaluate(config, fidelity=fidelity, ctx=ctx)
+                    else:
+                        rec = evaluator(problem, config, fidelity, ctx)
                     if not _finite(rec.value):
                         status, error = "failed", f"objective returned {rec.value!r}"
                 except TimeoutError as exc:
@@ -311,52 +325,57 @@ def run_loop(problem: Problem, optimizer: Optimizer, budget: Budget, *,
                 cost_fe = float(rec.cost_fe)
             else:
                 cost_fe = planned
-            if budget.unit == "evaluations":
+            cost = float(rec.cost) if rec is not None and _finite(rec.cost) else None
+            if by_evals:
                 spent += cost_fe
-            elif budget.unit == "cost":
-                spent += float(rec.cost) if rec is not None and _finite(rec.cost) else planned
+            elif unit == "cost":
+                spent += planned if cost is None else cost
             else:
                 spent += eval_s
-            cost = float(rec.cost) if rec is not None and _finite(rec.cost) else 0.0
+            if cost is None:
+                cost = 0.0
             cum_cost += cost
             if status == "ok":
                 reached[trial] = f_max if (fidelity is None and f_max is not None) else \
                     (fidelity or 0.0)
-            value = float(rec.value) if status == "ok" else math.nan
+                value = float(rec.value)
+                true_value = rec.true_value
+                true_value = float(true_value) if _finite(true_value) else math.nan
+                test_value = rec.test_value
+                test_value = float(test_value) if test_value is not None \
+                    and _finite(test_value) else math.nan
+            else:
+                value = true_value = test_value = math.nan
             grad = rec.grad if rec is not None else None
             observations.append(Observation(s, trial, value, status, cost_fe, grad, error))
-            cols["trial"].append(trial)
-            cols["round"].append(rnd)
-            cols["config"].append(config_s)
-            for col, p in zip(param_cols, params):
-                col.append(config.get(p))
-            cols["fidelity"].append(fidelity if fidelity is not None else f_max)
-            cols["resume_from"].append(s.resume_from)
-            cols["value"].append(value)
-            cols["true_value"].append(float(rec.true_value) if status == "ok"
-                                      and _finite(rec.true_value) else math.nan)
-            cols["test_value"].append(float(rec.test_value) if status == "ok"
-                                      and rec.test_value is not None
-                                      and _finite(rec.test_value) else math.nan)
-            cols["status"].append(status)
-            cols["error"].append(error)
-            cols["cost"].append(cost)
-            cols["cost_fe"].append(cost_fe)
-            cols["cum_cost"].append(cum_cost)
-            cols["budget_used"].append(spent)
-            cols["ask_s"].append(share)
-            cols["eval_s"].append(eval_s)
-            cols["tell_s"].append(0.0)
-            cols["t_start"].append(t_start)
+            add_trial(trial)
+            add_round(rnd)
+            add_config(config_s)
+            for add, p in param_adds:
+                add(config.get(p))
+            add_fidelity(fidelity if fidelity is not None else f_max)
+            add_resume(s.resume_from)
+            add_value(value)
+            add_true(true_value)
+            add_test(test_value)
+            add_status(status)
+            add_error(error)
+            add_cost(cost)
+            add_cost_fe(cost_fe)
+            add_cum_cost(cum_cost)
+            add_used(spent)
+            add_ask(share)
+            add_eval(eval_s)
+            add_tell(0.0)
+            add_t_start(t_start)
             if t_end is None:
                 t_end = wall()
             if journal is not None and not replayed:
                 journal.append(journal.record(trial, config_s, fidelity, s.resume_from,
                                               s.want_grad, status, error, rec, eval_s,
                                               t_start, t_end))
-            cols["t_end"].append(t_end)
-            cols["info"].append(json.dumps(rec.info, default=str)
-                                if rec is not None and rec.info else "")
+            add_t_end(t_end)
+            add_info(json.dumps(rec.info, default=str) if rec is not None and rec.info else "")
             trial += 1
             if on_trial is not None:
                 on_trial(spent)

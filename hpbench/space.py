@@ -101,6 +101,11 @@ class Param:
     def from_unit(self, u: float) -> Any:
         raise NotImplementedError
 
+    def from_unit_column(self, u: np.ndarray) -> list:
+        """``[self.from_unit(x) for x in u]`` for a 1-d float array (subclasses vectorize)."""
+        from_unit = self.from_unit
+        return [from_unit(x) for x in u.tolist()]
+
     def check(self, name: str, value: Any) -> Any:
         """Return ``value`` normalized to a plain Python type, or raise ``InvalidConfig``."""
         raise NotImplementedError
@@ -165,6 +170,17 @@ class Float(Param):
         x = math.exp(x) if self.log else x
         # exp/log round-off must never leave the declared bounds
         return min(self.high, max(self.low, x))
+
+    def from_unit_column(self, u: np.ndarray) -> list[float]:
+        if self.log:  # numpy's exp may differ from math.exp in the last bit
+            return Param.from_unit_column(self, u)
+        # the scalar path's operations in the same order, so bit-for-bit its values: the
+        # where()s are Python's max(low, x) and min(high, x), NaN and signed zeros included
+        x = self._a + u * (self._b - self._a)
+        x = np.where(x > self.low, x, self.low)
+        x = np.where(x < self.high, x, self.high)
+        x = np.where(u <= 0.0, self.low, np.where(u >= 1.0, self.high, x))
+        return x.tolist()
 
     def check(self, name: str, value: Any) -> float:
         if type(value) is float and self.low <= value <= self.high:  # the common case, fast
@@ -350,6 +366,9 @@ class Space(Mapping):
         )
         self.dims = tuple(Dim(n, p.kind, p.n_levels, getattr(p, "log", False),
                               p.condition is not None) for n, p in seen.items())
+        # validate's fast path: (name, low, high) when every parameter is an unconditional Float
+        self._float_bounds = tuple((n, p.low, p.high) for n, p in self._items) \
+            if all(type(p) is Float and p.condition is None for p in self._list) else None
 
     # Mapping protocol
     def __getitem__(self, name: str) -> Param:
@@ -418,8 +437,14 @@ class Space(Mapping):
         return out
 
     def from_unit_array(self, U: np.ndarray) -> list[dict[str, Any]]:
-        # rows as Python floats: the same values, without a numpy scalar per coordinate
-        return [self.from_unit(row) for row in np.asarray(U, dtype=float).tolist()]
+        """``[self.from_unit(row) for row in U]``, column by column where it can."""
+        U = np.asarray(U, dtype=float)
+        if self._conditional or not self._list or U.ndim != 2 or U.shape[1] != len(self._list):
+            # rows as Python floats: the same values, without a numpy scalar per coordinate
+            return [self.from_unit(row) for row in U.tolist()]
+        columns = [p.from_unit_column(U[:, j]) for j, p in enumerate(self._list)]
+        names = self._names
+        return [dict(zip(names, row)) for row in zip(*columns)]
 
     def to_unit_array(self, configs: Iterable[Mapping[str, Any]]) -> np.ndarray:
         rows = [self.to_unit(c) for c in configs]
@@ -438,6 +463,17 @@ class Space(Mapping):
         Rules: every active parameter present and in range; no unknown names; an inactive
         parameter is absent or None.
         """
+        bounds = self._float_bounds
+        if bounds is not None and type(config) is dict and len(config) == len(bounds):
+            # all Floats (synthetic problems, where the engine's own cost matters most): no call
+            # per parameter; a copy in the space's order, else the general path below
+            for n, lo, hi in bounds:
+                v = config.get(n)
+                if type(v) is not float or not lo <= v <= hi:
+                    break
+            else:
+                if tuple(config) == self._names:
+                    return dict(config)
         if not isinstance(config, Mapping):
             raise InvalidConfig(f"a config must be a mapping of parameter names to values, "
                                 f"got {type(config).__name__}")

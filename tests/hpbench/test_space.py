@@ -157,3 +157,60 @@ def test_float_round_trip_any_range(low, factor, log, u):
     x = p.from_unit(u)
     assert p.low <= x <= p.high
     assert math.isclose(p.from_unit(p.to_unit(x)), x, rel_tol=1e-9)
+
+
+def _bits(configs):
+    """Configs with every float as its exact bit pattern (repr keeps -0.0 apart from 0.0)."""
+    return [{k: (repr(v), type(v)) for k, v in c.items()} for c in configs]
+
+
+_EDGES = st.sampled_from([0.0, -0.0, 1.0, -1e-300, 1 + 1e-16, -3.0, 7.0, math.nan,
+                          math.inf, -math.inf, 0.5])
+_unit_values = st.one_of(_EDGES, st.floats(0, 1), st.floats(-2, 3))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.floats(-1e6, 1e6), st.floats(1e-9, 1e6), st.booleans(),
+                          st.sampled_from(["float", "int", "cat"])), min_size=1, max_size=5),
+       st.data())
+def test_from_unit_array_is_bit_for_bit_the_row_by_row_map(dims, data):
+    # the column-wise fast path (Float columns in numpy) must give exactly the scalar values
+    params = {}
+    for i, (low, width, log, kind) in enumerate(dims):
+        if kind == "float":
+            lo = abs(low) + 1e-3 if log else low
+            params[f"p{i}"] = Float(lo, lo + width * (1 + abs(lo)), log=log)
+        elif kind == "int":
+            params[f"p{i}"] = Int(1, 1 + int(width) % 50 + 1, log=log)
+        else:
+            params[f"p{i}"] = Categorical(["a", 2, 3.5, None])
+    space = Space(params)
+    n = data.draw(st.integers(0, 6))
+    U = np.array(data.draw(st.lists(st.lists(_unit_values, min_size=len(params),
+                                             max_size=len(params)), min_size=n, max_size=n)),
+                 dtype=float).reshape(n, len(params))
+    try:
+        want = _bits(space.from_unit(row) for row in U)
+    except (ValueError, OverflowError):  # Int of NaN or inf (which one first may differ)
+        with pytest.raises((ValueError, OverflowError)):
+            space.from_unit_array(U)
+        return
+    assert _bits(space.from_unit_array(U)) == want
+
+
+def test_all_float_validate_returns_a_copy_in_space_order_and_still_rejects_bad_configs():
+    # the all-Float fast path must agree with the general rules
+    space = Space({"a": Float(0, 1), "b": Float(-5, 5), "c": Float(1e-3, 10, log=True)})
+    good = {"a": 0.25, "b": -1.0, "c": 0.5}
+    out = space.validate(good)
+    assert out == good and out is not good
+    assert list(space.validate({"c": 0.5, "a": 0.25, "b": -1.0})) == ["a", "b", "c"]
+    numpy_values = space.validate({"a": np.float64(0.25), "b": -1, "c": 0.5})
+    assert numpy_values == good and all(type(v) is float for v in numpy_values.values())
+    for bad, match in [({**good, "a": 1.5}, "a must be in"),
+                       ({**good, "b": math.nan}, "b must be in"),
+                       ({"a": 0.25, "b": -1.0}, "c is missing"),
+                       ({"a": 0.25, "b": -1.0, "x": 0.5}, "c is missing"),
+                       ({**good, "x": 0.5}, "unknown parameter")]:
+        with pytest.raises(InvalidConfig, match=match):
+            space.validate(bad)
