@@ -32,7 +32,9 @@ Every random stream is derived from the problem seed with ``hpbench.seeds.child_
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
+import fcntl
 import fnmatch
 import functools
 import json
@@ -309,6 +311,34 @@ def check(path: Path | str = TABLE, tasks: Sequence[str] | None = None,
     return bad
 
 
+@contextlib.contextmanager
+def table_lock(path: Path | str):
+    """An exclusive lock on ``<table>.lock`` for a read-modify-write of the table, so that
+    several searches (``--tasks`` split over processes) never lose each other's rows."""
+    lock = Path(f"{path}.lock")
+    with open(lock, "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def record(row: Row, path: Path | str = TABLE, *, replace: bool = False
+           ) -> tuple[Row | None, bool]:
+    """Put ``row`` in the table unless it holds a better one for the same task and seed
+    (``replace`` puts it in anyway): (the old row, whether the old row was kept)."""
+    with table_lock(path):  # searches may run in parallel on one table
+        rows = read_table(path)
+        key = (row.task, row.problem_seed)
+        old = rows.get(key)
+        kept = not replace and old is not None and old.value <= row.value
+        if not kept:
+            rows[key] = row
+            write_table(rows.values(), path)
+    return old, kept
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m problems.best_known",
                                      description=__doc__.split("\n\n")[0])
@@ -344,13 +374,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 continue
             t0 = time.perf_counter()
             value, test_value, config, n = search(task, seed, args.evals)
-            rows = read_table(args.table)  # another process may have written meanwhile
-            old = rows.get((task, seed_key(seed)))
-            kept = not args.replace and old is not None and old.value <= value
-            if not kept:
-                rows[(task, seed_key(seed))] = Row(task, args.master_seed, repeat,
-                                                   seed_key(seed), value, test_value, n, config)
-                write_table(rows.values(), args.table)
+            old, kept = record(Row(task, args.master_seed, repeat, seed_key(seed), value,
+                                   test_value, n, config), args.table, replace=args.replace)
             print(f"{task} repeat {repeat}: {value:.6g} (test {test_value:.6g}) "
                   f"in {time.perf_counter() - t0:.0f}s"
                   + (f"; kept the table's {old.value:.6g}" if kept else ""), flush=True)

@@ -319,6 +319,29 @@ def test_table_round_trips_and_keys_by_problem_seed(tmp_path):
     assert [line.split(",")[2] for line in data[1:]] == ["canonical", "0", "1"]
 
 
+def _record_many(path, worker, n):
+    for i in range(n):
+        best_known.record(best_known.Row(f"sklearn-w{worker}", 0, str(i), str(i), 1.0 / (i + 1),
+                                         0.0, 8, {"i": i}), path)
+
+
+def test_parallel_searches_never_lose_each_others_rows(tmp_path):
+    # ``--tasks`` split over processes: every row of every process must end in the table
+    import multiprocessing
+
+    path = tmp_path / "table.csv"
+    ctx = multiprocessing.get_context("fork")
+    procs = [ctx.Process(target=_record_many, args=(path, w, 40)) for w in range(4)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+        assert p.exitcode == 0
+    rows = best_known.read_table(path)
+    assert len(rows) == 4 * 40
+    assert best_known.lookup("sklearn-w3", 39, path).config == {"i": 39}
+
+
 def test_search_is_reproducible_and_returns_its_best_evaluation():
     a = best_known.search(CHEAP, 5, evals=16)
     b = best_known.search(CHEAP, 5, evals=16)
