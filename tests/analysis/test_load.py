@@ -78,7 +78,35 @@ def test_beaten_best_known_value_becomes_the_reference(tmp_path):
     assert r.problems.at["b", "ref_kind"] == "best known"
     assert r.ref_label("b") == "regret vs best known"
     assert list(_cell(r, "b", "a", 0)["regret"]) == [2.5, 0.0]
-    assert any("better than the best-known" in n for n in r.notes)
+    assert any("beat the best-known value on 1 instance(s)" in n for n in r.notes)
+
+
+def test_each_repeat_is_measured_against_its_own_instances_best_known(tmp_path):
+    # scikit-learn tasks: every repeat is another data split with its own best-known loss;
+    # repeat 1's regret must not be measured against repeat 0's value
+    write(tmp_path, "b", "a", 0, cell_columns([3.0, 2.0]), optimum=1.0, kind="best-known",
+          budget=2)
+    write(tmp_path, "b", "a", 1, cell_columns([4.0, 2.5]), optimum=2.0, kind="best-known",
+          budget=2)
+    write(tmp_path, "b", "c", 1, cell_columns([2.25, 3.0]), optimum=2.0, kind="best-known",
+          budget=2)
+    r = load(tmp_path)
+    assert r.problems.at["b", "ref_kind"] == "best known"
+    assert list(_cell(r, "b", "a", 0)["regret"]) == [2.0, 1.0]
+    assert list(_cell(r, "b", "a", 1)["regret"]) == [2.0, 0.5]
+    assert list(_cell(r, "b", "c", 1)["regret"]) == [0.25, 0.25]
+    assert not r.notes
+
+
+def test_a_problem_with_best_known_values_for_some_repeats_only_is_vs_best_seen(tmp_path):
+    write(tmp_path, "b", "a", 0, cell_columns([3.0, 2.0]), optimum=1.0, kind="best-known",
+          budget=2)
+    write(tmp_path, "b", "a", 1, cell_columns([4.0, 2.5]), budget=2)
+    r = load(tmp_path)
+    assert r.problems.at["b", "ref_kind"] == "best seen"
+    assert list(_cell(r, "b", "a", 0)["regret"]) == [1.0, 0.0]
+    assert list(_cell(r, "b", "a", 1)["regret"]) == [1.5, 0.0]
+    assert any("known for 1 of 2 cells only" in n for n in r.notes)
 
 
 def test_matches_the_store_loader_row_for_row(tmp_path):
