@@ -242,6 +242,7 @@ def load_suite(source: str = "default", **overrides: Any) -> Suite:
     groups = data.get("groups", [])
     if not isinstance(groups, list) or not all(isinstance(g, dict) for g in groups):
         raise SuiteError(f"{origin}: 'groups' must be [[groups]] tables")
+    file_data, file_groups = data, groups
     if "problems" in overrides or "optimizers" in overrides:
         groups = []
     data = {**data, **overrides}
@@ -274,16 +275,23 @@ def load_suite(source: str = "default", **overrides: Any) -> Suite:
         raise SuiteError(f"seed must be an integer >= 0, got {seed!r}")
     settings = data.get("settings", {})
     problem_settings = data.get("problem_settings", {})
-    every_problem = {p for c in (top, *crosses) for p in c["problems"]}
-    every_optimizer = {o for c in (top, *crosses) for o in c["optimizers"]}
+    selected = {"problem": {p for c in (top, *crosses) for p in c["problems"]},
+                "optimizer": {o for c in (top, *crosses) for o in c["optimizers"]}}
+    tables = {}
     for key, table, kind in (("settings", settings, "optimizer"),
                              ("problem_settings", problem_settings, "problem")):
         if not isinstance(table, dict) or not all(isinstance(v, dict) for v in table.values()):
             raise SuiteError(f"{origin}: [{key}.<{kind}>] tables expected")
-        stray = set(table) - (every_problem if kind == "problem" else every_optimizer)
+        # names the file itself runs are fine even when the command line selects others
+        # (`--problems branin` on a suite with settings for a problem of a dropped group)
+        declared = {n for d in (file_data, *file_groups) if isinstance(d.get(f"{kind}s"), list)
+                    for n in _expand(kind, d[f"{kind}s"], origin)}
+        stray = set(table) - declared - selected[kind]
         if stray:
             raise SuiteError(f"{origin}: [{key}] names {kind}(s) not in the suite: "
                              f"{sorted(stray)}")
+        tables[key] = {n: v for n, v in table.items() if n in selected[kind]}
+    settings, problem_settings = tables["settings"], tables["problem_settings"]
     common = {"name": name, "seed": seed, "settings": settings,
               "problem_settings": problem_settings}
     return Suite(**common, **top,

@@ -87,6 +87,22 @@ def test_settings_may_name_an_optimizer_of_a_group_only(tmp_path):
     assert sobol == [{"scramble": False}] * 3
 
 
+def test_naming_problems_keeps_the_suite_files_settings_for_them_and_drops_the_rest(tmp_path):
+    # `hpbench run default --problems branin` failed: the file's problem settings named a
+    # problem of a group the selection drops
+    branin = load_suite("default", problems=["branin"], optimizers=["random"])
+    assert branin.problem_settings == {} and {c.problem for c in branin.cells()} == {"branin"}
+    torch = load_suite("default", problems=["torch-mlp-digits"], optimizers=["random"])
+    assert {c.problem_settings["epochs"] for c in torch.cells()} == {10}
+    text = ('name = "x"\nproblems = ["branin"]\noptimizers = ["random"]\n\n'
+            '[problem_settings.hartmann6]\nx = 1\n')
+    with pytest.raises(SuiteError, match=r"names problem\(s\) not in the suite: \['hartmann6'\]"):
+        load_suite(_write(tmp_path, text))
+    # …unless the command line runs it
+    assert load_suite(_write(tmp_path, text), problems=["hartmann6"]).problem_settings == {
+        "hartmann6": {"x": 1}}
+
+
 @pytest.mark.parametrize("name", ["smoke", "default", "paper"])
 def test_packaged_suites_load(name):
     suite = load_suite(name)
