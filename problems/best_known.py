@@ -223,7 +223,8 @@ def _local_search(problem, pool: list[tuple[float, float, dict]], n: int,
         seen.add(key)
         try:
             ev = problem.evaluate(cfg)
-            v, tv = float(ev.value), float(ev.test_value)
+            v = float(ev.value)
+            tv = math.nan if ev.test_value is None else float(ev.test_value)
         except Exception:
             v, tv = math.inf, math.nan
         if math.isfinite(v):
@@ -256,6 +257,7 @@ def search(task: str, seed: int | None, evals: int) -> tuple[float, float, dict,
     from hpbench.registry import make_problem
 
     problem = make_problem(task, seed=seed)
+    problem.score_test = False  # the CV loss drives the search; the test part is scored once
     base = 0 if seed is None else int(seed)
     n_design = max(1, int(evals * DESIGN_SHARE))
     pool = _design_phase(problem, "sobol", n_design, child_seed(base, "best-known", "sobol"))
@@ -267,7 +269,9 @@ def search(task: str, seed: int | None, evals: int) -> tuple[float, float, dict,
     if not pool:
         raise RuntimeError(f"{task} seed {seed}: every evaluation of the search failed")
     # ties (common for the error rate) go to the earliest config found
-    value, test_value, config = min(pool, key=lambda r: r[0])
+    value, _, config = min(pool, key=lambda r: r[0])
+    problem.score_test = True
+    test_value = float(problem.evaluate(config).test_value)
     return value, test_value, config, evals
 
 

@@ -342,6 +342,16 @@ def test_parallel_searches_never_lose_each_others_rows(tmp_path):
     assert best_known.lookup("sklearn-w3", 39, path).config == {"i": 39}
 
 
+def test_without_test_scoring_the_cv_value_is_the_same_and_no_test_fit_is_made():
+    problem = make_problem(CHEAP, seed=5)
+    config = {"alpha": 0.5}
+    full = problem.evaluate(config)
+    problem.score_test = False
+    cv_only = problem.evaluate(config)
+    assert cv_only.value == full.value and cv_only.test_value is None
+    assert full.test_value is not None and math.isfinite(full.test_value)
+
+
 def test_search_is_reproducible_and_returns_its_best_evaluation():
     a = best_known.search(CHEAP, 5, evals=16)
     b = best_known.search(CHEAP, 5, evals=16)
@@ -349,6 +359,7 @@ def test_search_is_reproducible_and_returns_its_best_evaluation():
     value, _, config, n = a
     problem = make_problem(CHEAP, seed=5)
     assert problem.evaluate(config).value == value
+    assert problem.evaluate(config).test_value == a[1]  # scored once, at the end
     assert problem.evaluate({"alpha": 1e4}).value > value  # over-regularized is worse
     assert n == 16
 
