@@ -216,8 +216,10 @@ def run_loop(problem: Problem, optimizer: Optimizer, budget: Budget, *,
     # bound methods, not a dict lookup and an attribute lookup per column per trial
     (add_trial, add_round, add_config, add_fidelity, add_resume, add_value, add_true,
      add_test, add_status, add_error, add_cost, add_cost_fe, add_cum_cost, add_used, add_ask,
-     add_eval, add_tell, add_t_start, add_t_end, add_info) = (cols[c].append
-                                                              for c in TRIAL_COLUMNS)
+     add_eval, add_tell, add_t_start, add_t_end, add_info) = (cols[c].append for c in (
+        "trial", "round", "config", "fidelity", "resume_from", "value", "true_value",
+        "test_value", "status", "error", "cost", "cost_fe", "cum_cost", "budget_used", "ask_s",
+        "eval_s", "tell_s", "t_start", "t_end", "info"))
     param_adds = [(col.append, p) for col, p in zip(param_cols, params)]
 
     while spent < amount - EPS:
