@@ -33,7 +33,7 @@ class Progress:
             from tqdm import tqdm
 
             self._tqdm = tqdm
-            self.bar = tqdm(total=round(sum(self.budgets.values()), 3), unit="eval",
+            self.bar = tqdm(total=sum(self.budgets.values()), unit="eval",
                             desc="trials", file=sys.stderr, dynamic_ncols=True,
                             bar_format=_FORMAT)
             self._postfix()
@@ -47,7 +47,11 @@ class Progress:
         delta = spent - self.seen.get(key, 0.0)
         if delta > 0 and self.bar is not None:
             self.seen[key] = spent
-            self.bar.update(delta)
+            # fractional fidelity costs summed over many cells drift in the last bits: never
+            # past the total (tqdm warns and shows a negative ETA)
+            delta = min(delta, self.bar.total - self.bar.n)
+            if delta > 0:
+                self.bar.update(delta)
 
     def _worker_line(self, worker: str, key: str, spent: float) -> None:
         if worker not in self.workers:
@@ -75,6 +79,9 @@ class Progress:
             # a finished or skipped cell counts its whole budget, whatever it spent
             self._advance(outcome.key, self.budgets.get(outcome.key, 0.0))
             self.cells_done += 1
+            if self.bar is not None and self.cells_done == self.total_cells:
+                self.bar.n = self.bar.total  # and end exactly on it
+                self.bar.refresh()
             self._postfix()
 
     def close(self) -> None:

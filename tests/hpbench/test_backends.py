@@ -11,6 +11,8 @@ import subprocess
 import sys
 import threading
 import time
+import warnings
+from types import SimpleNamespace
 
 import pytest
 
@@ -240,3 +242,24 @@ def test_bad_execution_options_are_refused(tmp_path, value, message):
         hpbench.run("smoke", problems=["branin"], optimizers=["random"], out=tmp_path / "x",
                     **value)
     assert not (tmp_path / "x").exists()
+
+
+def test_progress_total_ends_exactly_at_the_budget(monkeypatch):
+    """Fractional fidelity costs summed over many cells drift from the total in the last
+    bits; the bar must never pass its total (tqdm warns, the ETA turns negative) and must end
+    exactly on it."""
+    monkeypatch.setattr(sys, "stderr", io.StringIO())
+    cells = load_suite("smoke", problems=["branin"], optimizers=["random"], repeats=40,
+                       budget=10).cells()
+    bar = Progress(cells)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for cell in cells:
+            spent = 0.0
+            for _ in range(270):
+                spent += 1 / 27
+                bar.update(cell.key, spent)
+                assert bar.bar.n <= bar.bar.total
+            bar.done(SimpleNamespace(key=cell.key))
+        assert bar.bar.n == bar.bar.total == 400
+        bar.close()
