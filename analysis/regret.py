@@ -117,6 +117,7 @@ def plot_problem(results: Results, problem: str, *, kind: str = "iqr",
         ax.set_yscale("log")
         if axis == "wall":
             ax.set_xscale("log")
+            style.readable_log_ticks(ax.xaxis)
         ax.set_xlabel(_x_label(results, problem, axis))
         ax.set_ylabel(results.ref_label(problem))
         ax.grid(True, which="major", alpha=0.3)

@@ -20,6 +20,7 @@ from pathlib import Path
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.layout_engine import ConstrainedLayoutEngine
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 BASELINE = "random"
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">", "*", "h", "p", "d")
@@ -99,6 +100,26 @@ def save(fig: Figure, stem: Path, *, fingerprint: str = "", title: str = "") -> 
         fig.set_layout_engine("none")
     fig.savefig(png, dpi=DPI, metadata={"Title": title or stem.name, "Description": subject})
     return [pdf, png]
+
+
+def readable_log_ticks(axis) -> None:
+    """Plain-number labels at 1-2-5 steps (or 1-2-3-5) on a log axis that spans under two
+    decades, where matplotlib labels every minor tick (3×10⁻², 4×10⁻², 6×10⁻², …) and on a
+    panel a third of a figure wide the labels run into each other. Call it once the axis holds
+    its data; a wider or a too narrow axis keeps matplotlib's ticks."""
+    lo, hi = sorted(axis.get_view_interval())
+    if not (lo > 0 and hi / lo < 100):
+        return
+    for subs in ((1.0, 2.0, 5.0), (1.0, 2.0, 3.0, 5.0)):
+        locator = LogLocator(base=10, subs=subs)
+        if sum(lo <= t <= hi for t in locator.tick_values(lo, hi)) >= 3:
+            break
+    else:
+        if sum(lo <= t <= hi for t in locator.tick_values(lo, hi)) < 2:
+            return
+    axis.set_major_locator(locator)
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    axis.set_minor_formatter(NullFormatter())
 
 
 def legend_below(fig: Figure, ax, ncols: int | None = None) -> None:

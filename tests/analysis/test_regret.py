@@ -1,3 +1,5 @@
+from itertools import pairwise
+
 import numpy as np
 import pytest
 
@@ -143,3 +145,30 @@ def test_normalized_median_is_undefined_where_random_reached_the_reference():
     assert last["median"] == pytest.approx(0.5)  # p1 alone
     assert last["n_problems"] == 1
     assert np.isfinite(last["mean"])
+
+
+def _drawn_tick_labels(fig, axis):
+    """(text, window extent) of the tick labels of ``axis`` that the figure draws."""
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    lo, hi = sorted(axis.get_view_interval())
+    ticks = axis.get_major_ticks() + axis.get_minor_ticks()
+    return [(t.label1.get_text(), t.label1.get_window_extent(renderer)) for t in ticks
+            if t.label1.get_visible() and t.label1.get_text() and lo <= t.get_loc() <= hi]
+
+
+@pytest.mark.parametrize("ask_s", [[0.015, 0.05, 0.2, 0.6], [0.2, 0.25, 0.3, 0.4],
+                                   [1e-4, 1e-2, 1.0, 100.0]])
+def test_wall_time_tick_labels_are_readable(tmp_path, ask_s):
+    """A wall-time axis spanning one or two decades got a label on every minor tick
+    (3×10⁻², 4×10⁻², 6×10⁻², …), which ran into each other; and it must keep some labels."""
+    from tests.analysis.build import cell_columns, write
+
+    for s in range(2):
+        write(tmp_path, "p", "random", s, cell_columns([4, 3, 2, 1], ask_s=ask_s), optimum=0.0)
+    fig, _ = regret.plot_problem(load(tmp_path), "p")
+    labels = _drawn_tick_labels(fig, fig.axes[2].xaxis)
+    assert len(labels) >= 2, labels
+    boxes = sorted((b.x0, b.x1, text) for text, b in labels)
+    for (_, right, a), (left, _, b) in pairwise(boxes):
+        assert right < left, f"tick labels {a!r} and {b!r} overlap"
