@@ -26,6 +26,7 @@ from typing import Any
 
 from hpbench.batching import ConstantLiar, batch_strategy
 from hpbench.budget import Budget
+from hpbench.config_text import config_json, float_rows_json
 from hpbench.journal import Journal
 from hpbench.optimizer import Observation, Optimizer, Suggestion
 from hpbench.problem import EvalContext, Evaluation, Problem
@@ -68,28 +69,6 @@ def empty_columns(params: list[str]) -> dict[str, list]:
     for p in params:
         cols["param." + p] = []
     return cols
-
-
-_KEYS: dict[str, str] = {}
-
-
-def config_json(config: Mapping[str, Any]) -> str:
-    """``json.dumps(config)``, several times cheaper for the common flat config of finite
-    floats and ints (the engine's per-trial budget is a few microseconds): ``repr`` of a
-    finite float or an int is exactly what ``json`` writes; anything else goes to ``json``."""
-    parts = []
-    for k, v in config.items():
-        t = type(v)
-        if t is int or (t is float and v - v == 0.0):
-            key = _KEYS.get(k) if type(k) is str else None
-            if key is None:
-                if type(k) is not str:
-                    return json.dumps(config)
-                key = _KEYS[k] = json.dumps(k)
-            parts.append(f"{key}: {v!r}")
-        else:
-            return json.dumps(config)
-    return "{" + ", ".join(parts) + "}"
 
 
 def _finite(x: Any) -> bool:
@@ -177,6 +156,23 @@ def run_loop(problem: Problem, optimizer: Optimizer, budget: Budget, *,
     each trial (progress bars). ``journal`` logs each finished trial and replays the trials
     it already holds (see ``hpbench.journal``).
     """
+    # an all-Float space's configs are written as JSON once, column by column, when the cell
+    # ends (``config_text.float_rows_json``: a third of the cost of one at a time); a journal
+    # needs each trial's text as it goes
+    deferred = problem.space.all_float and journal is None
+    result = _loop(problem, optimizer, budget, batch=batch, scratch=scratch,
+                   evaluator=evaluator, on_trial=on_trial, journal=journal,
+                   defer_config=deferred)
+    if deferred:
+        cols = result.columns
+        cols["config"] = float_rows_json(result.params,
+                                         [cols["param." + p] for p in result.params])
+    return result
+
+
+def _loop(problem: Problem, optimizer: Optimizer, budget: Budget, *, batch: int | None,
+          scratch: Path | None, evaluator: Evaluator, on_trial: Callable[[float], None] | None,
+          journal: Journal | None, defer_config: bool) -> CellResult:
     space = problem.space
     params = list(space.names)
     cols = empty_columns(params)
@@ -284,7 +280,7 @@ def run_loop(problem: Problem, optimizer: Optimizer, budget: Budget, *,
                 stop = True
                 result.reason = "budget"
                 break
-            config_s = config_json(config)
+            config_s = None if defer_config else config_json(config)
             t_end = None
             replayed = False
             if trial < n_replay:

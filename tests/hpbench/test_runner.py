@@ -1,10 +1,7 @@
-import json
 import math
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from hpbench import Budget, Optimizer, Suggestion
 from hpbench.runner import run_loop
@@ -159,15 +156,3 @@ def test_hypergradient_reaches_the_optimizer():
     opt = Scripted(p.space, [Suggestion(c, want_grad=True)])
     run_loop(p, opt, Budget(1))
     assert opt.told[0].grad == {"lr": pytest.approx(8.0), "x": pytest.approx(4.0)}
-
-
-@settings(max_examples=300, deadline=None)
-@given(st.dictionaries(
-    st.text(min_size=1, max_size=8),
-    st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(), st.booleans(),
-              st.text(max_size=5), st.none()),
-    max_size=6))
-def test_config_json_is_json_dumps(config):
-    from hpbench.runner import config_json
-
-    assert config_json(config) == json.dumps(config)
