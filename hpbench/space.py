@@ -366,10 +366,10 @@ class Space(Mapping):
         )
         self.dims = tuple(Dim(n, p.kind, p.n_levels, getattr(p, "log", False),
                               p.condition is not None) for n, p in seen.items())
-        # validate's fast path: (name, low, high) when every parameter is an unconditional Float
         #: every parameter an unconditional Float: ``validate`` returns Python floats, finite
         self.all_float = bool(self._list) and all(type(p) is Float and p.condition is None
                                                   for p in self._list)
+        # validate's fast path: (name, low, high) when every parameter is an unconditional Float
         self._float_bounds = tuple((n, p.low, p.high) for n, p in self._items) \
             if self.all_float else None
 
