@@ -7,6 +7,8 @@ folder) prints one line to stderr and exits with status 2, having written nothin
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
 import warnings
 from collections.abc import Sequence
@@ -211,6 +213,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("hpbench: interrupted; finished cells are kept, re-run to resume", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # the reader left (`hpbench status DIR | head`): stop quietly, as other tools do, and
+        # point stdout at /dev/null so that the interpreter's last flush does not fail again
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + signal.SIGPIPE
 
 
 if __name__ == "__main__":  # pragma: no cover

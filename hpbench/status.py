@@ -14,6 +14,9 @@ from pathlib import Path
 from hpbench import store
 from hpbench.suite import SuiteError, load_suite
 
+#: problems named on a not-applicable summary line before it just counts them
+NA_NAMES = 6
+
 
 def cell_states(out: Path) -> list[dict]:
     """One row per cell: key, state and reason. Expected cells come from ``out/suite.toml``."""
@@ -72,8 +75,25 @@ def status_report(out: Path) -> tuple[str, list[dict]]:
     order = ["done", "running", "missing", "failed", "not-applicable", "corrupt", "unreadable"]
     head = ", ".join(f"{counts[s]} {s}" for s in order if counts[s]) or "no cells"
     lines = [f"{out}: {len(rows)} cells: {head}"]
+    # not-applicable cells need nothing done (make bench has 201: multi-fidelity optimizers
+    # on problems without a fidelity): one line per optimizer and reason, after the cells
+    # that do need something
+    na: dict[tuple[str, str], list[str]] = {}
     for r in rows:
-        if r["state"] != "done":
-            reason = f": {r['reason']}" if r["reason"] else ""
-            lines.append(f"  {r['state']:<15} {r['key']}{reason}")
+        if r["state"] == "done":
+            continue
+        parts = r["key"].split("/")
+        if r["state"] == "not-applicable" and len(parts) == 3:
+            problem, optimizer = parts[0], parts[1]
+            why = r["reason"].replace(f"problem {problem} ", "", 1)
+            na.setdefault((optimizer, why), []).append(problem)
+            continue
+        reason = f": {r['reason']}" if r["reason"] else ""
+        lines.append(f"  {r['state']:<15} {r['key']}{reason}")
+    for (optimizer, why), problems in sorted(na.items()):
+        names = sorted(set(problems))
+        shown = ", ".join(names[:NA_NAMES]) + \
+            (f", … {len(names)} problems in all" if len(names) > NA_NAMES else "")
+        lines.append(f"  {'not-applicable':<15} {optimizer}, {len(problems)} cells: {why} "
+                     f"({shown})")
     return "\n".join(lines), rows

@@ -135,6 +135,40 @@ def test_status_lists_done_missing_and_failed(cli, suite_file, tmp_path):
     assert "4 cells: 4 done" in cli("status", out).stdout
 
 
+def test_status_sums_up_not_applicable_cells_per_optimizer(cli, tmp_path):
+    """make bench has 201 not-applicable cells (multi-fidelity optimizers on problems without
+    a fidelity): one line each buried the cells that need attention."""
+    suite = tmp_path / "na.toml"
+    suite.write_text('name = "na"\nproblems = ["branin", "rosenbrock-2d"]\n'
+                     'optimizers = ["random", "hyperband", "pbt"]\nrepeats = 2\nbudget = 3\n')
+    out = tmp_path / "out"
+    assert cli("run", suite, "--out", out, "--no-progress").returncode == 0
+    (out / "branin/random/seed-1.parquet").unlink()
+    res = cli("status", out)
+    assert res.returncode == 0
+    lines = res.stdout.splitlines()
+    assert lines[0].endswith("12 cells: 3 done, 1 missing, 8 not-applicable")
+    assert "  missing         branin/random/seed-1" in lines
+    na = [x for x in lines if x.lstrip().startswith("not-applicable")]
+    assert na == [
+        "  not-applicable  hyperband, 4 cells: lacks fidelity (branin, rosenbrock-2d)",
+        "  not-applicable  pbt, 4 cells: lacks checkpoint, fidelity (branin, rosenbrock-2d)"]
+
+
+def test_status_into_a_closed_pipe_is_quiet(cli, suite_file, tmp_path):
+    """`hpbench status DIR | head -1` must not end in a BrokenPipeError traceback."""
+    import os
+    import subprocess
+    import sys
+
+    out = tmp_path / "out"
+    assert cli("run", suite_file, "--out", out, env={"HPBENCH_TEST_DELAY": "0"}).returncode == 0
+    # `true` exits without reading, long before hpbench has imported and writes
+    res = subprocess.run(["bash", "-c", f"{sys.executable} -m hpbench.cli status {out} | true"],
+                         capture_output=True, text=True, env=dict(os.environ))
+    assert res.stderr == ""
+
+
 def test_figures_of_a_folder_without_results_is_one_line_exit_2(cli, tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
