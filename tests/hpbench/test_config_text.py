@@ -93,3 +93,35 @@ def test_all_float_means_unconditional_floats_only():
 
     assert not Space({"a": Float(0, 1), "n": Int(1, 4)}).all_float
     assert not Space({"a": Float(0, 1), "c": Categorical(["x", "y"])}).all_float
+
+
+def test_failed_trials_and_a_failing_optimizer_still_get_their_config_text():
+    """The deferred config column is filled however the cell ends: trials that raise, and an
+    optimizer that raises in ask after a few rounds (the cell fails, its trials are kept)."""
+    from hpbench import Optimizer
+    from tests.toy import Quadratic
+
+    class Failing(Quadratic):
+        def _evaluate(self, config, *, fidelity=None, ctx=None):
+            if config["x0"] > 0:
+                raise RuntimeError("on purpose")
+            return super()._evaluate(config)
+
+    class GivesUp(Optimizer):
+        def ask(self, n):
+            if self.asked >= 7:
+                raise RuntimeError("no more")
+            self.asked += 1
+            return self.space.sample(self.rng, n)
+
+        def tell(self, observations):
+            pass
+
+    GivesUp.asked = 0
+    problem = Failing(d=3)
+    result = run_loop(problem, GivesUp(problem.space, seed=5, budget=Budget(20)), Budget(20))
+    cols = result.columns
+    assert result.status == "failed" and len(cols["config"]) == 7
+    assert "failed" in cols["status"] and "ok" in cols["status"]
+    assert cols["config"] == [json.dumps({f"x{i}": cols[f"param.x{i}"][t] for i in range(3)})
+                              for t in range(7)]
