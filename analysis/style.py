@@ -110,13 +110,12 @@ def readable_log_ticks(axis) -> None:
     lo, hi = sorted(axis.get_view_interval())
     if not (lo > 0 and hi / lo < 100):
         return
-    for subs in ((1.0, 2.0, 5.0), (1.0, 2.0, 3.0, 5.0)):
+    for subs, enough in (((1.0, 2.0, 5.0), 3), ((1.0, 2.0, 3.0, 5.0), 2)):
         locator = LogLocator(base=10, subs=subs)
-        if sum(lo <= t <= hi for t in locator.tick_values(lo, hi)) >= 3:
+        if sum(lo <= t <= hi for t in locator.tick_values(lo, hi)) >= enough:
             break
     else:
-        if sum(lo <= t <= hi for t in locator.tick_values(lo, hi)) < 2:
-            return
+        return
     axis.set_major_locator(locator)
     axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
     axis.set_minor_formatter(NullFormatter())
