@@ -15,6 +15,10 @@ table holds the best of every search run, each row with the command that reprodu
     python -m problems.best_known --tasks 'sklearn-*-iris-*' --repeats 10 --evals 512
     python -m problems.best_known --check     # re-evaluate every stored best config
 
+A task whose rows take longer than one process can give them is split by running the same
+command with ``--skip-existing`` in several processes (one per core): each takes the rows no
+other process holds (``row_claim``), and a stopped run is resumed by running it again.
+
 The search, per task and seed, at full fidelity:
 
 1. a scrambled Sobol design (``optimizers/quasi_random.py``) for a quarter of the budget
@@ -328,6 +332,30 @@ def table_lock(path: Path | str):
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
+@contextlib.contextmanager
+def row_claim(path: Path | str, task: str, key: str):
+    """Claim one row of the table for this process, without waiting: yields whether it got
+    it. Processes filling in the same task (``--skip-existing``) each take the rows nobody
+    holds, so N processes share one task's rows instead of each searching all of them; this
+    is what lets a task whose rows take longer than one session be split over the cores.
+    A claim is an ``flock`` on ``<table>.<task>.<seed>.lock``: the kernel drops it when its
+    process dies, so a killed search never leaves a row claimed."""
+    claim = Path(f"{path}.{task}.{key}.lock")
+    with open(claim, "a") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            # unlink while still holding it: a process that opened the same file before the
+            # unlink gets the lock only after this one has recorded its row, and skips it
+            claim.unlink(missing_ok=True)
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
 def record(row: Row, path: Path | str = TABLE, *, replace: bool = False
            ) -> tuple[Row | None, bool]:
     """Put ``row`` in the table unless it holds a better one for the same task and seed
@@ -354,7 +382,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-canonical", action="store_true",
                         help="skip the canonical instance (seed None)")
     parser.add_argument("--skip-existing", action="store_true",
-                        help="keep rows already in the table (whatever their --evals)")
+                        help="keep rows already in the table (whatever their --evals) and "
+                        "rows another process is searching: run the same command in N "
+                        "processes to split a task's rows among them")
     parser.add_argument("--replace", action="store_true",
                         help="overwrite a row even when the new search found a worse value "
                              "(by default the better of the old and the new row is kept)")
@@ -372,14 +402,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         seeds += [(str(r), problem_seed(args.master_seed, task, r))
                   for r in range(args.repeats)]
         for repeat, seed in seeds:
-            rows = read_table(args.table)
-            old = rows.get((task, seed_key(seed)))
-            if args.skip_existing and old is not None:
-                continue
-            t0 = time.perf_counter()
-            value, test_value, config, n = search(task, seed, args.evals)
-            old, kept = record(Row(task, args.master_seed, repeat, seed_key(seed), value,
-                                   test_value, n, config), args.table, replace=args.replace)
+            key = seed_key(seed)
+            claim = (row_claim(args.table, task, key) if args.skip_existing
+                     else contextlib.nullcontext(True))
+            with claim as mine:
+                if not mine:
+                    print(f"{task} repeat {repeat}: another process is searching it; skipped",
+                          flush=True)
+                    continue
+                old = read_table(args.table).get((task, key))
+                if args.skip_existing and old is not None:
+                    continue
+                t0 = time.perf_counter()
+                value, test_value, config, n = search(task, seed, args.evals)
+                old, kept = record(Row(task, args.master_seed, repeat, key, value, test_value,
+                                       n, config), args.table, replace=args.replace)
             print(f"{task} repeat {repeat}: {value:.6g} (test {test_value:.6g}) "
                   f"in {time.perf_counter() - t0:.0f}s"
                   + (f"; kept the table's {old.value:.6g}" if kept else ""), flush=True)

@@ -3,8 +3,12 @@ table."""
 
 from __future__ import annotations
 
+import functools
 import json
 import math
+import os
+import sys
+import time
 import warnings
 from dataclasses import replace
 
@@ -340,6 +344,41 @@ def test_parallel_searches_never_lose_each_others_rows(tmp_path):
     rows = best_known.read_table(path)
     assert len(rows) == 4 * 40
     assert best_known.lookup("sklearn-w3", 39, path).config == {"i": 39}
+
+
+def _search_slowly(log, task, seed, evals):
+    with open(log, "a") as fh:
+        fh.write(f"{os.getpid()} {best_known.seed_key(seed)}\n")
+    time.sleep(0.3)  # long enough for the other processes to reach the same row
+    return 0.5, 0.5, {"alpha": 1.0}, evals
+
+
+def _fill_in(table):
+    sys.exit(best_known.main(["--tasks", CHEAP, "--repeats", "7", "--evals", "8",
+                              "--skip-existing", "--table", str(table)]))
+
+
+def test_processes_filling_in_one_task_share_its_rows(tmp_path, monkeypatch):
+    # the same --skip-existing command in several processes splits the task's rows among them
+    # instead of searching each row once per process
+    import multiprocessing
+
+    table, log = tmp_path / "t.csv", tmp_path / "searched.log"
+    monkeypatch.setattr(best_known, "search", functools.partial(_search_slowly, log))
+    ctx = multiprocessing.get_context("fork")
+    procs = [ctx.Process(target=_fill_in, args=(table,)) for _ in range(3)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+        assert p.exitcode == 0
+    searched = [line.split() for line in log.read_text().splitlines()]
+    keys = [key for _, key in searched]
+    assert sorted(keys) == sorted({k for _, k in best_known.read_table(table)})
+    assert len(keys) == len(set(keys)) == 8  # the canonical row + 7 repeats, each once
+    assert len({pid for pid, _ in searched}) > 1
+    assert [f.name for f in tmp_path.iterdir()
+            if f.name not in ("t.csv", "t.csv.lock", "searched.log")] == []  # claims removed
 
 
 def test_without_test_scoring_the_cv_value_is_the_same_and_no_test_fit_is_made():
