@@ -410,8 +410,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     print(f"{task} repeat {repeat}: another process is searching it; skipped",
                           flush=True)
                     continue
-                old = read_table(args.table).get((task, key))
-                if args.skip_existing and old is not None:
+                if args.skip_existing and (task, key) in read_table(args.table):
                     continue
                 t0 = time.perf_counter()
                 value, test_value, config, n = search(task, seed, args.evals)
