@@ -11,7 +11,11 @@ Registered names and their formulas (``s`` is the fidelity, ``s = 1`` full fidel
     fidelity interpolates linearly, ``f(x, s) = s f_high(x) + (1 − s) f_low(x)``, so ``s = 0``
     is the published low-fidelity function and ``s = 1`` the high-fidelity one. The low
     fidelity is deceptive: its minimizer is near ``x = 0.092``, the high fidelity's at
-    ``x* = 0.75725`` with ``f* = −6.02074`` (refined by bounded scalar minimization).
+    ``x* = 0.75725`` with ``f* = −6.02074`` (refined by bounded scalar minimization). So is
+    every fidelity below ``s ≈ 0.4243``: the minimizer of ``f(·, s)`` stays in the high
+    fidelity's local basin (``x ≈ 0.10–0.12``, full-fidelity regret above 5.1): every
+    Hyperband rung below 1 with η = 3 (1/27, 1/9, 1/3) and all but the 1/2 rung with η = 2.
+    At ``s = 1/2`` the minimizer is at ``x ≈ 0.751``, still 0.0216 above ``f*``.
 ``augmented-branin``
     BoTorch's ``AugmentedBranin`` (``botorch.test_functions.multi_fidelity``; the
     multi-fidelity BO tutorials): Branin with ``b`` replaced by ``b − 0.1 (1 − s)``. At every

@@ -68,6 +68,30 @@ def test_forrester_published_values():
     assert abs(grid[np.argmin(mf.forrester_low(grid))] - 0.0924) < 1e-3
 
 
+def test_forrester_intermediate_fidelities_are_deceptive_up_to_0_42():
+    # What the issue-7 benchmark's forrester-mf finding rests on (benchmarks/
+    # test_multifidelity.py): below s ≈ 0.4243 the minimizer of f(·, s) is in the high
+    # fidelity's *local* basin, so the rungs below 1 of Hyperband with η = 3 (1/27, 1/9, 1/3)
+    # and all but the top one with η = 2 (1/16, 1/8, 1/4) rank that basin first; from there
+    # on it is in the global basin but still off x*, by a full-fidelity regret of 0.0216 at
+    # s = 1/2 (the η = 2 top rung).
+    x = np.linspace(0.0, 1.0, 400_001)
+
+    def argmin_at(s):
+        return x[np.argmin(mf.forrester(x[:, None], np.full(len(x), s)))]
+
+    def regret(xs):
+        return mf.forrester_high(np.array([xs]))[0] - mf.FORRESTER_F_OPT
+
+    for s in (1 / 27, 1 / 16, 1 / 9, 1 / 8, 1 / 4, 1 / 3, 0.42):
+        xs = argmin_at(s)
+        assert 0.09 < xs < 0.13 and regret(xs) > 5.1, (s, xs, regret(xs))
+    assert argmin_at(0.43) > 0.74
+    for s, expected in ((1 / 2, 0.02162), (2 / 3, 0.00766)):
+        xs = argmin_at(s)
+        assert xs > 0.74 and regret(xs) == pytest.approx(expected, rel=0.02), (s, xs)
+
+
 def test_forrester_fidelity_endpoints():
     x = np.linspace(0, 1, 7)[:, None]
     np.testing.assert_allclose(mf.forrester(x, np.zeros(7)), mf.forrester_low(x[:, 0]))
