@@ -1,6 +1,6 @@
 """Analysis: reads what the store writes; writes figures, tables and the report.
 
-Entry point: ``analysis.report.make_figures(results_dir)`` (``hpbench figures DIR``). One
+Entry point: ``hpbench.analysis.report.make_figures(results_dir)`` (``hpbench figures DIR``). One
 module per kind of output — ``load`` (the tidy trial table and its best-so-far / regret
 columns), ``curves`` (sampling on budget grids, bands), ``regret`` (regret curves and
 normalized regret), ``ranks``, ``stats`` (Friedman, critical differences, Mann-Whitney against

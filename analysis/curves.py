@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from analysis.load import EPS, Results
+from hpbench.analysis.load import EPS, Results
 
 #: stand-in for "no incumbent yet" inside quantiles (inf − inf would give NaN)
 _HUGE = 1e300

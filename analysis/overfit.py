@@ -16,10 +16,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis import style
-from analysis.curves import Cube, quantiles
-from analysis.load import FLOOR, Results
-from analysis.regret import _safe, budget_axis
+from hpbench.analysis import style
+from hpbench.analysis.curves import Cube, quantiles
+from hpbench.analysis.load import FLOOR, Results
+from hpbench.analysis.regret import _safe, budget_axis
 
 
 def problems_with_test(results: Results) -> list[str]:

@@ -14,8 +14,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analysis import style
-from analysis.load import Results
+from hpbench.analysis import style
+from hpbench.analysis.load import Results
 
 
 def overhead(results: Results, bins: int = 24) -> pd.DataFrame:

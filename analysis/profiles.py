@@ -23,10 +23,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analysis import style
-from analysis.curves import Cube
-from analysis.load import Results
-from analysis.regret import budget_axis
+from hpbench.analysis import style
+from hpbench.analysis.curves import Cube
+from hpbench.analysis.load import Results
+from hpbench.analysis.regret import budget_axis
 
 
 def target_scale(results: Results) -> pd.Series:

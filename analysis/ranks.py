@@ -15,10 +15,10 @@ import numpy as np
 import pandas as pd
 from scipy.stats import rankdata
 
-from analysis import style
-from analysis.curves import Cube
-from analysis.load import Results
-from analysis.regret import budget_axis
+from hpbench.analysis import style
+from hpbench.analysis.curves import Cube
+from hpbench.analysis.load import Results
+from hpbench.analysis.regret import budget_axis
 
 
 def rank_cube(c: Cube) -> np.ndarray:

@@ -26,8 +26,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis import style
-from analysis.curves import (
+from hpbench.analysis import style
+from hpbench.analysis.curves import (
     BANDS,
     Cube,
     all_problem_curves,
@@ -36,7 +36,7 @@ from analysis.curves import (
     quantiles,
     summarize,
 )
-from analysis.load import FLOOR, Results
+from hpbench.analysis.load import FLOOR, Results
 
 AXES = {
     "evaluations": "evaluations",

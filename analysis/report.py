@@ -1,7 +1,7 @@
 """The entry point: every figure, table and the HTML report of a results folder.
 
 ``make_figures(results_dir)`` is what ``hpbench figures DIR``, ``make figures`` and the end of
-``make bench`` call. It loads the folder once (``analysis.load``), computes everything
+``make bench`` call. It loads the folder once (``hpbench.analysis.load``), computes everything
 (``analyse``: no drawing, so its cost can be measured on its own), then draws and writes:
 
 * ``regret/<problem>.{pdf,png}`` — regret curves against evaluations, cost and wall time;
@@ -24,9 +24,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis import overfit, overhead, profiles, ranks, regret, stats, style, tables
-from analysis.curves import BANDS, Cube, budget_points, cube, cubes
-from analysis.load import Results, load
+from hpbench.analysis import overfit, overhead, profiles, ranks, regret, stats, style, tables
+from hpbench.analysis.curves import BANDS, Cube, budget_points, cube, cubes
+from hpbench.analysis.load import Results, load
 
 DEFAULT_BUDGETS = (0.25, 0.5, 1.0)
 PROBLEM_AXES = ("evaluations", "cost", "wall")

@@ -24,9 +24,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from analysis import style
-from analysis.curves import _HUGE, Cube, quantiles
-from analysis.load import Results
+from hpbench.analysis import style
+from hpbench.analysis.curves import _HUGE, Cube, quantiles
+from hpbench.analysis.load import Results
 
 POSTHOCS = ("nemenyi", "wilcoxon")
 

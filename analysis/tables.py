@@ -2,8 +2,8 @@
 bold, entries not significantly worse than the best underlined — and a summary per optimizer
 (mean rank, Friedman test, normalized regret), each as Markdown, LaTeX (booktabs) and CSV.
 
-The numbers come from ``analysis.stats.versus_best`` (per-problem Mann-Whitney tests against
-the best) and ``analysis.stats.friedman``; this module only formats them.
+The numbers come from ``hpbench.analysis.stats.versus_best`` (per-problem Mann-Whitney tests against
+the best) and ``hpbench.analysis.stats.friedman``; this module only formats them.
 """
 
 from __future__ import annotations

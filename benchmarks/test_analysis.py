@@ -140,8 +140,8 @@ def _timed(fn):
 
 
 def test_analysis_of_a_paper_size_result_set(paper_results, benchmark):
-    from analysis.load import load
-    from analysis.report import analyse
+    from hpbench.analysis.load import load
+    from hpbench.analysis.report import analyse
 
     def run():
         results, w_load, c_load = _timed(lambda: load(paper_results))
@@ -160,7 +160,7 @@ def test_analysis_of_a_paper_size_result_set(paper_results, benchmark):
         "",
         "| step | wall s | CPU s |",
         "|---|---:|---:|",
-        f"| load (analysis.load: read + derived columns) | {w_load:.1f} | {c_load:.1f} |",
+        f"| load (hpbench.analysis.load: read + derived columns) | {w_load:.1f} | {c_load:.1f} |",
         *[f"| analyse: {k} | {v:.2f} | |" for k, v in a.seconds.items()],
         f"| analyse (all numbers behind figures and tables) | {w_an:.1f} | {c_an:.1f} |",
         f"| **load + analyse** | **{total_w:.1f}** | **{total_c:.1f}** |",

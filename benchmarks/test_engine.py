@@ -25,7 +25,7 @@ ROUNDS = 5
 
 def _bare(name: str):
     """The published formula on one (1, d) numpy row: what a hand-written loop would call."""
-    from problems.synthetic_functions import SPECS
+    from hpbench.problems.synthetic.functions import SPECS
 
     spec = SPECS[name]
     d = spec.fixed_d

@@ -48,10 +48,10 @@ import pytest
 
 from benchmarks.conftest import write_table
 from hpbench import Budget, make_optimizer, make_problem
+from hpbench.optimizers.multifidelity._common import fidelity_ladder
 from hpbench.registry import entries
 from hpbench.runner import run_loop
 from hpbench.seeds import optimizer_seed, problem_seed
-from optimizers._multifidelity import fidelity_ladder
 
 REPEATS = int(os.environ.get("HPBENCH_PERF_REPEATS", "10"))
 BUDGET = float(os.environ.get("HPBENCH_PERF_MF_BUDGET", "100"))
@@ -144,7 +144,7 @@ def test_multifidelity_vs_random_at_equal_budget():
 
 def test_hypergradient_reaches_the_ridge_optimum():
     if "ridge-hypergrad" not in entries("problem"):
-        pytest.fail("problems/ridge_hypergrad.py (ridge-hypergrad) is missing")
+        pytest.fail("problems/hypergradient/ridge.py (ridge-hypergrad) is missing")
     rows = ["| seed | log α found | log α* | relative error | evaluations |",
             "|---|---|---|---|---|"]
     errors = []

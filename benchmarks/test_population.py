@@ -131,7 +131,7 @@ def test_side_by_side_with_nevergrad():
     missing = sorted({ng for _, ng in PAIRS if ng not in available})
     if missing:
         pytest.fail(f"Nevergrad counterparts not registered: {missing} "
-                    "(optimizers/nevergrad_.py)")
+                    "(optimizers/adapters/nevergrad_.py)")
     problems = continuous_problems()
     rows = []
     at_most_one = dict.fromkeys(PAIRS, 0)

@@ -23,9 +23,9 @@ import pytest
 
 from benchmarks.conftest import write_table
 from hpbench import make_problem
+from hpbench.problems.sklearn.tasks import DEFAULT_TASKS
 from hpbench.registry import list_problems
 from hpbench.seeds import problem_seed
-from problems.sklearn_tasks import DEFAULT_TASKS
 
 BAR_S = 0.3
 N_CONFIGS = int(os.environ.get("HPBENCH_PERF_SKLEARN_CONFIGS", "15"))

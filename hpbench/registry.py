@@ -22,7 +22,9 @@ from hpbench.budget import Budget
 from hpbench.problem import Fidelity, Problem
 from hpbench.space import Space
 
-PACKAGES = {"problem": "problems", "optimizer": "optimizers"}
+#: the packages whose modules register the built-in entries (walked recursively; modules and
+#: folders whose name starts with "_" are helpers and not imported by the walk)
+PACKAGES = {"problem": "hpbench.problems", "optimizer": "hpbench.optimizers"}
 ENTRY_POINT_GROUPS = {"problem": "hpbench.problems", "optimizer": "hpbench.optimizers"}
 
 
@@ -135,10 +137,7 @@ def _discover(kind: str) -> None:
         BROKEN[package_name] = str(exc)
         package = None
     if package is not None:
-        for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda i: i.name):
-            if info.name.startswith("_"):
-                continue
-            module = f"{package_name}.{info.name}"
+        for module in _modules(package):
             try:
                 importlib.import_module(module)
             except Exception as exc:  # a broken module must not break the others
@@ -153,6 +152,21 @@ def _discover(kind: str) -> None:
             continue
         if callable(loaded) and not isinstance(loaded, type):
             loaded()  # a function that registers entries
+
+
+def _modules(package: Any) -> list[str]:
+    """Every module below ``package``, family folders included, in a stable order; names
+    starting with "_" (helpers, or a folder of them) are skipped."""
+    found = []
+    for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda i: i.name):
+        if info.name.startswith("_"):
+            continue
+        name = f"{package.__name__}.{info.name}"
+        if info.ispkg:
+            found += _modules(importlib.import_module(name))
+        else:
+            found.append(name)
+    return found
 
 
 def rediscover() -> None:

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from analysis.curves import (
+from hpbench.analysis.curves import (
     band,
     bootstrap_mean_ci,
     budget_points,
@@ -12,7 +12,7 @@ from analysis.curves import (
     step_lookup,
     summarize,
 )
-from analysis.load import load
+from hpbench.analysis.load import load
 from tests.analysis.build import cell_columns, two_optimizers, write
 
 

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.load import ResultsError, load, suite_fingerprint
+from hpbench.analysis.load import ResultsError, load, suite_fingerprint
 from hpbench.store import CorruptCell, load_results
 from tests.analysis.build import cell_columns, two_optimizers, write
 

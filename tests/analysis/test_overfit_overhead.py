@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from analysis import overfit, overhead
-from analysis.curves import budget_points, cubes
-from analysis.load import load
+from hpbench.analysis import overfit, overhead
+from hpbench.analysis.curves import budget_points, cubes
+from hpbench.analysis.load import load
 from tests.analysis.build import cell_columns, two_optimizers, write
 
 

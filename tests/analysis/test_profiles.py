@@ -4,9 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import profiles
-from analysis.curves import budget_points, cube
-from analysis.load import load
+from hpbench.analysis import profiles
+from hpbench.analysis.curves import budget_points, cube
+from hpbench.analysis.load import load
 from tests.analysis.build import two_optimizers
 
 

@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from analysis import ranks
-from analysis.curves import budget_points, cube
-from analysis.load import load
+from hpbench.analysis import ranks
+from hpbench.analysis.curves import budget_points, cube
+from hpbench.analysis.load import load
 from tests.analysis.build import cell_columns, two_optimizers, write
 
 

@@ -3,9 +3,9 @@ from itertools import pairwise
 import numpy as np
 import pytest
 
-from analysis import regret, style
-from analysis.curves import budget_points, cube
-from analysis.load import FLOOR, load
+from hpbench.analysis import regret, style
+from hpbench.analysis.curves import budget_points, cube
+from hpbench.analysis.load import FLOOR, load
 from tests.analysis.build import two_optimizers
 
 
@@ -109,7 +109,7 @@ def test_problem_figures_are_written_as_pdf_and_png(results, tmp_path):
 
 
 def test_problems_without_the_baseline_are_left_out_of_normalized_regret(tmp_path):
-    from analysis.report import analyse
+    from hpbench.analysis.report import analyse
     from tests.analysis.build import cell_columns, write
 
     two_optimizers(tmp_path)
@@ -125,7 +125,7 @@ def test_problems_without_the_baseline_are_left_out_of_normalized_regret(tmp_pat
 
 
 def test_normalized_median_is_undefined_where_random_reached_the_reference():
-    from analysis.curves import Cube
+    from hpbench.analysis.curves import Cube
 
     # problem 0: random's median regret reaches 0 at the last point, alpha's does not
     # problem 1: an ordinary problem where alpha halves random's regret

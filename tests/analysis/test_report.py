@@ -5,9 +5,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import style
-from analysis.load import load
-from analysis.report import analyse, make_figures, resolve_budgets
+from hpbench.analysis import style
+from hpbench.analysis.load import load
+from hpbench.analysis.report import analyse, make_figures, resolve_budgets
 from tests.analysis.build import two_optimizers
 
 

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 from scipy.stats import mannwhitneyu
 
-from analysis import stats
-from analysis.curves import cube
-from analysis.load import load
+from hpbench.analysis import stats
+from hpbench.analysis.curves import cube
+from hpbench.analysis.load import load
 from tests.analysis.build import cell_columns, ranked, two_optimizers, write
 
 

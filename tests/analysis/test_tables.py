@@ -1,8 +1,8 @@
 import pandas as pd
 
-from analysis import stats, tables
-from analysis.curves import cube
-from analysis.load import load
+from hpbench.analysis import stats, tables
+from hpbench.analysis.curves import cube
+from hpbench.analysis.load import load
 from tests.analysis.build import ranked
 
 

@@ -5,7 +5,7 @@ on the same objective (``study.optimize``, ``fmin``, ``gp_minimize``, ``maximize
 has a way to express them.
 
 Every library here is deterministic under a seed; the one loop that cannot be run as shipped
-is ``gbrt_minimize`` under scikit-learn >= 1.6 (see ``optimizers.skopt_._compatible_gbrt``):
+is ``gbrt_minimize`` under scikit-learn >= 1.6 (see ``skopt_._compatible_gbrt``):
 there the adapter is compared with ``base_minimize``, the loop ``gbrt_minimize`` delegates
 to, called with ``gbrt_minimize``'s arguments.
 """
@@ -116,7 +116,7 @@ def test_optuna_matches_study_optimize(name, n, space):
     import optuna
     import torch  # noqa: F401  (GPSampler's OpenMP pool, limited like the adapter's)
 
-    from optimizers._adapters import ThreadLimit
+    from hpbench.optimizers.adapters._common import ThreadLimit
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     record: list[dict] = []
@@ -172,7 +172,7 @@ def test_hyperopt_matches_fmin(name, n, space):
 def test_hyperopt_labels_stay_unique_for_shared_and_nested_children():
     """A child active under two parent values sits in two branches (two labels); a grandchild
     hangs under it; decoding gives back valid configs of the space."""
-    from optimizers.hyperopt_ import HyperoptSpace
+    from hpbench.optimizers.adapters.hyperopt_ import HyperoptSpace
 
     space = Space(kind=Categorical(["a", "b", "c"]),
                   extra=Int(1, 3, condition=("kind", ["b", "c"])),
@@ -215,8 +215,8 @@ def test_skopt_matches_its_minimize_functions(name, n):
     from skopt.optimizer import base_minimize
     from skopt.utils import cook_estimator
 
-    from optimizers._adapters import ThreadLimit
-    from optimizers.skopt_ import _compatible_gbrt
+    from hpbench.optimizers.adapters._common import ThreadLimit
+    from hpbench.optimizers.adapters.skopt_ import _compatible_gbrt
 
     record: list[dict] = []
     with ThreadLimit(1)():  # the adapter's default: the same round-off on both sides
@@ -259,7 +259,7 @@ def test_skopt_told_worst_value_for_failures():
 def test_bayes_opt_matches_maximize():
     from bayes_opt import BayesianOptimization
 
-    from optimizers._adapters import ThreadLimit
+    from hpbench.optimizers.adapters._common import ThreadLimit
 
     n, init = 8, 5
     record: list[dict] = []
@@ -280,7 +280,7 @@ def test_bayes_opt_matches_maximize():
 
 def test_bayes_opt_survives_a_duplicate_point():
     """bayes_opt raises NotUniqueError on a repeated point; the adapter counts it instead."""
-    from optimizers.bayes_opt_ import BayesOpt
+    from hpbench.optimizers.adapters.bayes_opt_ import BayesOpt
 
     opt = BayesOpt(PLAIN, seed=0, budget=Budget(4), init_points=2)
     first = opt.ask(1)[0]
@@ -356,7 +356,7 @@ def test_sklearn_grid_is_a_shuffled_parameter_grid():
 
 
 def test_sklearn_grid_covers_conditional_sub_spaces():
-    from optimizers.sklearn_search import budget_grid
+    from hpbench.optimizers.adapters.sklearn_search import budget_grid
 
     spec = budget_grid(CONDITIONAL, 40)
     kinds = [d["kind"] for d in spec]

@@ -1,4 +1,4 @@
-"""Behaviour of ``simulated-annealing`` (optimizers/annealing.py)."""
+"""Behaviour of ``simulated-annealing`` (optimizers/local/annealing.py)."""
 
 from __future__ import annotations
 

@@ -11,8 +11,8 @@ from scipy.integrate import quad
 
 import hpbench
 from hpbench import Budget, Categorical, Fidelity, Float, Int, Observation, Space, Suggestion
+from hpbench.optimizers.multifidelity.bohb import BOHB, ProductKDE
 from hpbench.runner import run_loop
-from optimizers.bohb import BOHB, ProductKDE
 from tests.optimizers.mf_toy import EpochProblem
 
 FID = Fidelity(1, 27, integer=True)

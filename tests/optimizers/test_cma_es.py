@@ -1,4 +1,4 @@
-"""Behaviour of ``cma-es`` (optimizers/cma_es.py), the adapter to the ``cma`` package."""
+"""Behaviour of ``cma-es`` (optimizers/population/cma_es.py), the adapter to the ``cma`` package."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from hpbench import Budget, Float, Int, Optimum, Problem, Space, make_optimizer
-from optimizers.cma_es import _finite_for_ranking
+from hpbench.optimizers.population.cma_es import _finite_for_ranking
 from tests.optimizers.cube_problems import MixedSphere, ShiftedSphere, median_best, run
 from tests.toy import trajectory
 

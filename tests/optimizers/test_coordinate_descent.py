@@ -1,4 +1,4 @@
-"""Behaviour of ``coordinate-descent`` (optimizers/coordinate_descent.py)."""
+"""Behaviour of ``coordinate-descent`` (optimizers/local/coordinate_descent.py)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from hpbench import (
     Space,
     make_optimizer,
 )
-from optimizers.coordinate_descent import _parabola_vertex
+from hpbench.optimizers.local.coordinate_descent import _parabola_vertex
 from tests.optimizers.cube_problems import MixedSphere, ShiftedSphere, best, median_best, run
 
 

@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 from hpbench import Budget, Categorical, Float, Int, Observation, Space
-from optimizers._cube import Cube, SteppedOptimizer, reflect, worst_as_inf
+from hpbench.optimizers._cube import Cube, SteppedOptimizer, reflect, worst_as_inf
 
 SPACE = Space(x=Float(0.0, 1.0), k=Int(0, 4), n=Int(1, 1000, log=True),
               c=Categorical(["a", "b", "c"]))

@@ -1,4 +1,4 @@
-"""Behaviour of ``de`` (optimizers/differential_evolution.py)."""
+"""Behaviour of ``de`` (optimizers/population/differential_evolution.py)."""
 
 from __future__ import annotations
 

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 import hpbench
-from analysis.load import load
 from hpbench import Budget
+from hpbench.analysis.load import load
 from hpbench.execute import execute_cell
 from hpbench.runner import run_loop
 from hpbench.suite import Cell

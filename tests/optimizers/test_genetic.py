@@ -1,4 +1,4 @@
-"""Behaviour of ``genetic`` (optimizers/genetic.py)."""
+"""Behaviour of ``genetic`` (optimizers/population/genetic.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from hpbench import Budget, Observation, make_optimizer
-from optimizers.genetic import _polynomial, _sbx
+from hpbench.optimizers.population.genetic import _polynomial, _sbx
 from tests.optimizers.cube_problems import MixedSphere, ShiftedSphere, median_best, run
 
 

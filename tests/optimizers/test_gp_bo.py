@@ -10,8 +10,8 @@ import pytest
 
 from hpbench import Budget, Categorical, Float, Int, Space
 from hpbench.optimizer import Observation, Suggestion
-from optimizers import _acquisition as acq
-from optimizers.gp_bo import GPBO, MaternGP
+from hpbench.optimizers.model_based import _acquisition as acq
+from hpbench.optimizers.model_based.gp_bo import GPBO, MaternGP
 
 # Φ and φ at ±0.5 and 1, from tables (Abramowitz & Stegun 26.1)
 PHI_M05, PDF_05, PHI_05, PHI_1 = 0.3085375387259869, 0.3520653267642995, 0.6914624612740131, \

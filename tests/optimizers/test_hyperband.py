@@ -9,12 +9,12 @@ import pytest
 
 import hpbench
 from hpbench import Budget, Fidelity
-from hpbench.runner import run_loop
-from optimizers._multifidelity import (
+from hpbench.optimizers.multifidelity._common import (
     bracket_cost,
     fidelity_ladder,
     hyperband_brackets,
 )
+from hpbench.runner import run_loop
 from tests.optimizers.mf_toy import EpochProblem, runs
 
 # Li et al. (2017), Table 1 (R = 81, η = 3): per bracket s, (n_i, r_i) for each rung i

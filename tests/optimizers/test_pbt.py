@@ -11,8 +11,8 @@ import pytest
 
 import hpbench
 from hpbench import Budget, Float, Space
+from hpbench.optimizers.multifidelity.pbt import PBT
 from hpbench.runner import run_loop
-from optimizers.pbt import PBT
 from tests.optimizers.mf_toy import EpochProblem
 
 P = 8

@@ -1,4 +1,4 @@
-"""Behaviour of ``pso`` (optimizers/pso.py)."""
+"""Behaviour of ``pso`` (optimizers/population/pso.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from hpbench import Budget, Observation, make_optimizer
-from optimizers.pso import CHI
+from hpbench.optimizers.population.pso import CHI
 from tests.optimizers.cube_problems import MixedSphere, ShiftedSphere, median_best, run
 
 

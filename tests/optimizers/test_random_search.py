@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from hpbench import make_optimizer, make_problem
-from optimizers.random_search import BLOCK
+from hpbench.optimizers.baselines.random_search import BLOCK
 
 
 @pytest.mark.parametrize("problem", ["branin", "hartmann6", "mixed-ackley-5d",

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from hpbench import Budget, Categorical, Float, Int, Observation, Space
-from optimizers.reinforce import Reinforce
+from hpbench.optimizers.rl.reinforce import Reinforce
 
 
 def _loop(opt: Reinforce, f, n_batches: int) -> list[float]:

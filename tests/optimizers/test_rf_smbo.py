@@ -10,8 +10,8 @@ import pytest
 
 from hpbench import Budget, Categorical, Float, Int, Space
 from hpbench.optimizer import Observation, Suggestion
-from optimizers import _acquisition as acq
-from optimizers.rf_smbo import RFSMBO
+from hpbench.optimizers.model_based import _acquisition as acq
+from hpbench.optimizers.model_based.rf_smbo import RFSMBO
 
 
 def run(opt, f, n):

@@ -11,7 +11,13 @@ import pytest
 
 from hpbench import Budget, Categorical, Float, Int, Space
 from hpbench.optimizer import Observation, Suggestion
-from optimizers.tpe import TPE, CategoricalParzen, NumericParzen, n_good, recency_weights
+from hpbench.optimizers.model_based.tpe import (
+    TPE,
+    CategoricalParzen,
+    NumericParzen,
+    n_good,
+    recency_weights,
+)
 
 
 def tell(opt, configs, values):

@@ -10,8 +10,8 @@ import pytest
 
 import hpbench
 from hpbench import Budget, EvalContext, Optimizer, Suggestion
+from hpbench.problems.synthetic import multifidelity as mf
 from hpbench.runner import run_loop
-from problems import multifidelity as mf
 
 NAMES = ["forrester-mf", "augmented-branin", "augmented-hartmann6"]
 

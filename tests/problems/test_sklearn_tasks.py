@@ -16,12 +16,13 @@ import numpy as np
 import pytest
 
 from hpbench import Budget, Optimum, make_optimizer, make_problem
+from hpbench.problems.sklearn import best_known
+from hpbench.problems.sklearn import data as sklearn_data
+from hpbench.problems.sklearn.models import MODELS, BuildContext
+from hpbench.problems.sklearn.tasks import DEFAULT_TASKS, METRICS, SklearnTask, matrix, task_name
 from hpbench.registry import entries
 from hpbench.runner import run_loop
 from hpbench.seeds import problem_seed
-from problems import best_known, sklearn_data
-from problems.sklearn_models import MODELS, BuildContext
-from problems.sklearn_tasks import DEFAULT_TASKS, METRICS, SklearnTask, matrix, task_name
 
 CHEAP = "sklearn-ridge-diabetes-mse"
 
@@ -313,7 +314,7 @@ def test_table_round_trips_and_keys_by_problem_seed(tmp_path):
             best_known.Row("sklearn-x", 0, "0", "55", 0.125, 0.2, 10, {"a": "b"})]
     best_known.write_table(rows, path)
     text = path.read_text()
-    assert text.startswith("#") and "python -m problems.best_known" in text
+    assert text.startswith("#") and "python -m hpbench.problems.sklearn.best_known" in text
     got = best_known.lookup("sklearn-x", 77, path)
     assert (got.value, got.config, got.repeat) == (0.25, {"a": 2.5}, "1")
     assert best_known.lookup("sklearn-x", None, path).value == 0.5
@@ -437,7 +438,8 @@ def test_default_tasks_have_best_known_rows_for_ten_repeats(task):
         problem = make_problem(task, seed=seed)
         opt = problem.optimum
         assert opt.kind == "best-known" and opt.value == row.value
-        assert opt.source.startswith("best-known: python -m problems.best_known --tasks " + task)
+        assert opt.source.startswith(
+            "best-known: python -m hpbench.problems.sklearn.best_known --tasks " + task)
         assert problem.space.validate(opt.location) == opt.location
     assert make_problem(task, seed=12345).optimum is None
     # another protocol is another problem: the table does not apply

@@ -14,13 +14,15 @@ from scipy.optimize import minimize
 
 import hpbench
 from hpbench import EvalContext, Float, Int
+from hpbench.problems.synthetic import functions as sf
+from hpbench.problems.synthetic.mixed import MixedHartmann6Cat
+from hpbench.problems.synthetic.surfaces import MAX_SHIFT, Fold, SyntheticProblem, draw_shift
 from hpbench.registry import entries
 from hpbench.seeds import child_seed
-from problems import synthetic_functions as sf
-from problems.synthetic import MAX_SHIFT, Fold, SyntheticProblem, draw_shift
-from problems.synthetic_mixed import MixedHartmann6Cat
 
-SYNTHETIC = [n for n, e in entries("problem").items() if e.origin.startswith("problems.synthetic")]
+SYNTHETIC = [n for n, e in entries("problem").items()
+             if e.origin.startswith(("hpbench.problems.synthetic.surfaces.",
+                                     "hpbench.problems.synthetic.mixed."))]
 CONTINUOUS = [(spec, name, d) for spec in sf.SPECS.values()
               for name, d in sf.instance_names(spec)]
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from hpbench.problems.torch import data as torch_data
 from hpbench.seeds import child_seed
-from problems import torch_data
 
 
 def test_digits_split_is_a_stratified_partition():

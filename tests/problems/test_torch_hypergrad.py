@@ -19,11 +19,11 @@ import torch
 
 import hpbench
 from hpbench import EvalContext
-from problems import torch_data
-from problems.ridge_hypergrad import LogRegProblem
-from problems.torch_hypergrad import implicit, neumann_inverse, power_iteration, unroll
-from problems.torch_models import MLPSpec
-from problems.torch_train import Hypers, TensorData, Trainer, deterministic_torch
+from hpbench.problems.hypergradient.ridge import LogRegProblem
+from hpbench.problems.torch import data as torch_data
+from hpbench.problems.torch.hypergrad import implicit, neumann_inverse, power_iteration, unroll
+from hpbench.problems.torch.models import MLPSpec
+from hpbench.problems.torch.train import Hypers, TensorData, Trainer, deterministic_torch
 
 F = torch.nn.functional
 

@@ -7,8 +7,8 @@ import math
 import pytest
 import torch
 
-from problems.torch_models import CNNSpec, MLPSpec, NASSpec
-from problems.torch_train import (
+from hpbench.problems.torch.models import CNNSpec, MLPSpec, NASSpec
+from hpbench.problems.torch.train import (
     Hypers,
     deterministic_torch,
     init_opt_state,

@@ -15,9 +15,9 @@ import torch
 
 import hpbench
 from hpbench import Budget, EvalContext, Optimizer, Suggestion
+from hpbench.problems.torch.nets import DIVERGED_LOSS
+from hpbench.problems.torch.train import load_checkpoint
 from hpbench.runner import run_loop
-from problems.torch_nets import DIVERGED_LOSS
-from problems.torch_train import load_checkpoint
 
 CFG = dict(lr=0.01, weight_decay=1e-4, momentum=0.9, dropout=0.2, batch_size=128, width=16,
            depth=2, activation="relu", optimizer="adam")
@@ -254,8 +254,9 @@ def test_modules_import_and_register_without_torch():
     code = textwrap.dedent("""
         import sys
         sys.modules["torch"] = None  # any "import torch" now raises ImportError
-        import problems.torch_nets, problems.torch_train, problems.torch_hypergrad
-        import problems.torch_models, problems.torch_data, problems.ridge_hypergrad
+        import hpbench.problems.torch.nets, hpbench.problems.torch.train
+        import hpbench.problems.torch.hypergrad, hpbench.problems.torch.models
+        import hpbench.problems.torch.data, hpbench.problems.hypergradient.ridge
         import hpbench
         names = hpbench.list_problems()
         assert "torch-mlp-digits" in names and "ridge-hypergrad" in names, names
@@ -264,7 +265,7 @@ def test_modules_import_and_register_without_torch():
             hpbench.make_problem("torch-mlp-digits", seed=1)
         except hpbench.registry.MissingDependencyError as exc:
             assert "needs torch" in str(exc), exc
-        p = problems.torch_nets.MLPDigits(seed=1)  # builds; only evaluating needs torch
+        p = hpbench.problems.torch.nets.MLPDigits(seed=1)  # builds; only evaluating needs torch
         try:
             p.evaluate(p.space.sample(__import__("numpy").random.default_rng(0)), fidelity=1)
         except ImportError:

@@ -1,0 +1,1 @@
+"""Baselines: random, grid and quasi-random (Sobol, Latin hypercube) search."""

@@ -1,0 +1,1 @@
+"""Gradient-based hyperparameter optimization with hypergradients."""

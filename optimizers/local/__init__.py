@@ -1,0 +1,1 @@
+"""Local search: coordinate descent and simulated annealing."""

@@ -1,0 +1,1 @@
+"""Model-based optimization: Gaussian-process BO, TPE, random-forest SMBO."""

@@ -1,0 +1,2 @@
+"""Multi-fidelity methods and training schedules: successive halving, Hyperband, ASHA,
+BOHB, population-based training."""

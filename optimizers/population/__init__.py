@@ -1,0 +1,1 @@
+"""Population methods: genetic algorithm, particle swarm, differential evolution, CMA-ES."""

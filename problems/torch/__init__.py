@@ -1,0 +1,2 @@
+"""PyTorch nets on the bundled digits and generated data: epochs as fidelity, checkpoints,
+hypergradients."""
