@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -12,14 +11,11 @@ from pathlib import Path
 from typing import Any
 
 from hpbench._procutil import parse_bytes
-from hpbench.backends import BACKENDS
-from hpbench.execute import CellOutcome, ResultsWriteError, environment
+from hpbench.backends import get_backend
+from hpbench.execute import CellOutcome, environment
 from hpbench.progress import Progress
+from hpbench.store import ResultsDir
 from hpbench.suite import Suite, SuiteError, load_suite
-
-
-class OutputError(ValueError):
-    """The output folder cannot be written."""
 
 
 @dataclass
@@ -37,31 +33,6 @@ class RunSummary:
                                                   "error") if self.count(s)]
         return (f"suite {self.suite.name}: {len(self.outcomes)} cells ({', '.join(parts)}) "
                 f"in {self.seconds:.1f} s -> {self.out}")
-
-
-def check_writable(out: Path) -> None:
-    """Raise ``OutputError`` unless ``out`` exists as a writable folder or can be created."""
-    probe = out
-    while not probe.exists():
-        if probe.parent == probe:
-            break
-        probe = probe.parent
-    if not probe.is_dir():
-        raise OutputError(f"output folder {out} cannot be created: {probe} is not a folder")
-    if not os.access(probe, os.W_OK | os.X_OK):
-        raise OutputError(f"output folder {out} is not writable ({probe} denies writing)")
-    try:  # root passes os.access everywhere; a read-only file system still says no here
-        fd, name = _tempfile_in(probe)
-        os.close(fd)
-        os.unlink(name)
-    except OSError as exc:
-        raise OutputError(f"output folder {out} is not writable: {exc.strerror}") from None
-
-
-def _tempfile_in(folder: Path) -> tuple[int, str]:
-    import tempfile
-
-    return tempfile.mkstemp(prefix=".hpbench-probe-", dir=folder)
 
 
 def suite_fingerprint(suite: Suite) -> str:
@@ -107,18 +78,22 @@ def run(suite: str | Suite = "default", *, problems: Sequence[str] | None = None
     if backend is None and backend_options.get("scheduler"):
         backend = "dask"
     backend = backend or ("serial" if workers == 1 else "processes")
-    if backend not in BACKENDS:
-        raise SuiteError(f"unknown backend {backend!r} (valid: {', '.join(sorted(BACKENDS))})")
+    try:
+        run_cells = get_backend(backend)
+    except ValueError as exc:
+        raise SuiteError(str(exc)) from None
     out = Path(out) if out is not None else Path("results") / spec.name
-    check_writable(out)
-    _write_text(out / "suite.toml", spec.to_toml(), out)
+    results = ResultsDir(out)
+    results.check_writable()
+    results.write(results.suite_file, spec.to_toml())
+    results.migrate()
     cells = spec.cells()
     t0 = time.perf_counter()
     bar = Progress(cells, enabled=progress)
     try:
-        outcomes = BACKENDS[backend](cells, out, workers=workers, progress=bar.update,
-                                     on_done=bar.done, retries=retries, journal=journal,
-                                     memory_limit=memory_limit, **backend_options)
+        outcomes = run_cells(cells, out, workers=workers, progress=bar.update,
+                             on_done=bar.done, retries=retries, journal=journal,
+                             memory_limit=memory_limit, **backend_options)
     finally:
         bar.close()
     summary = RunSummary(spec, out, outcomes, time.perf_counter() - t0)
@@ -128,17 +103,5 @@ def run(suite: str | Suite = "default", *, problems: Sequence[str] | None = None
                 "counts": {s: summary.count(s) for s in ("done", "skipped", "failed",
                                                          "not-applicable", "error")},
                 **environment()}
-    _write_text(out / "run.json", json.dumps(run_info, indent=2, default=str), out)
+    results.write(results.run_file, json.dumps(run_info, indent=2, default=str))
     return summary
-
-
-def _write_text(path: Path, text: str, out: Path) -> None:
-    """Write a small file atomically; a failure is a ``ResultsWriteError`` with no file left."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(text)
-        os.replace(tmp, path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise ResultsWriteError.wrap(exc, path, out) from exc

@@ -4,8 +4,10 @@ Dask cluster.
 Every backend calls ``execute_cell`` and lets it write through the atomic store, so the
 values on disk do not depend on the backend or the number of workers. A backend is a
 function ``(cells, out, *, workers, progress, on_done, **options) -> [CellOutcome]``
-registered with ``@backend(name)``; ``progress(key, spent, worker)`` reports a cell's budget
-used so far, ``on_done(outcome)`` each finished cell.
+registered with ``@backend(name)`` here, or by another package through the entry-point group
+``hpbench.backends`` (the entry point's name is the backend's, its object the function);
+``progress(key, spent, worker)`` reports a cell's budget used so far, ``on_done(outcome)``
+each finished cell.
 
 Options every backend accepts: ``retries`` (2: how many times a cell whose worker died is
 run again on a fresh worker before it is recorded as failed with the reason), ``journal``
@@ -26,6 +28,7 @@ folder) stops the run: no new cell starts, running ones finish, and the error is
 from __future__ import annotations
 
 import contextlib
+import importlib.metadata
 import inspect
 import logging
 import multiprocessing
@@ -41,10 +44,13 @@ from pathlib import Path
 from typing import Any
 
 from hpbench._procutil import apply_memory_limit, describe_exit, die_with_parent
+from hpbench.cell import Cell
 from hpbench.execute import CellOutcome, ResultsWriteError, execute_cell, record_failure
-from hpbench.suite import Cell
 
-BACKENDS: dict[str, Callable[..., list[CellOutcome]]] = {}
+Backend = Callable[..., list["CellOutcome"]]
+BACKENDS: dict[str, Backend] = {}
+#: the entry-point group through which other packages add backends
+ENTRY_POINT_GROUP = "hpbench.backends"
 
 #: (cell key, budget used so far in that cell, worker name or None)
 ProgressFn = Callable[..., None]
@@ -61,6 +67,25 @@ def backend(name: str):
         BACKENDS[name] = fn
         return fn
     return deco
+
+
+def _entry_points() -> dict[str, Any]:
+    return {ep.name: ep for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)}
+
+
+def backend_names() -> list[str]:
+    """The built-in backends and those other packages declare (not loaded yet)."""
+    return sorted(set(BACKENDS) | set(_entry_points()))
+
+
+def get_backend(name: str) -> Backend:
+    """The backend ``name``, loading it from its entry point the first time."""
+    if name not in BACKENDS:
+        ep = _entry_points().get(name)
+        if ep is None:
+            raise ValueError(f"unknown backend {name!r} (valid: {', '.join(backend_names())})")
+        BACKENDS[name] = ep.load()
+    return BACKENDS[name]
 
 
 def _error_outcome(cell: Cell, exc: BaseException) -> CellOutcome:
@@ -180,112 +205,130 @@ def _death_reason(cell: Cell, reasons: list[str]) -> str:
     return f"worker died {len(reasons)} time{'s' if len(reasons) > 1 else ''}: {what}"
 
 
+class _Pool:
+    """The ``processes`` backend's bookkeeping: which worker runs which job, how often each
+    cell's worker died, the outcomes so far. A job is ("cell", i) or ("record", i): writing
+    cell i as failed after its workers kept dying."""
+
+    def __init__(self, cells: Sequence[Cell], out: Path, workers: int, report, on_done,
+                 retries: int, options: dict[str, Any]) -> None:
+        self.cells, self.out, self.report, self.on_done = cells, out, report, on_done
+        self.retries, self.options = retries, options
+        self.ctx = multiprocessing.get_context("spawn")
+        self.pending: deque[tuple[str, int]] = deque(("cell", i) for i in range(len(cells)))
+        self.deaths: dict[int, list[str]] = {}
+        self.outcomes: dict[int, CellOutcome] = {}
+        self.slots: list[_Slot | None] = [None] * max(1, min(workers, len(cells)))
+        self.jobs: dict[int, str] = {}  # slot -> job kind
+        self.fatal: ResultsWriteError | None = None
+        self.start_failures: list[str] = []
+
+    def dispatch(self) -> list[_Slot]:
+        """Give every idle worker a pending job (starting workers as needed); the busy ones."""
+        for w, slot in enumerate(self.slots):
+            if self.fatal is None and self.pending and (slot is None or slot.job is None):
+                if slot is None:
+                    slot = self.slots[w] = _Slot(self.ctx, w, self.options["memory_limit"])
+                kind, i = self.pending.popleft()
+                cell = self.cells[i]
+                if kind == "cell":
+                    slot.conn.send(("cell", cell, self.out, self.options,
+                                    self.report is not None))
+                else:
+                    slot.conn.send(("record", cell, self.out,
+                                    _death_reason(cell, self.deaths[i]), len(self.deaths[i])))
+                slot.job, self.jobs[w] = i, kind
+        return [s for s in self.slots if s is not None and s.job is not None]
+
+    def finish(self, i: int, outcome: CellOutcome, kind: str) -> None:
+        # a recorded failure took as many attempts as there were deaths, a run one more
+        outcome.attempts = len(self.deaths.get(i, ())) + (kind == "cell")
+        self.outcomes[i] = outcome
+        if self.on_done:
+            self.on_done(outcome)
+
+    def read(self, w: int, slot: _Slot) -> None:
+        """Handle what worker ``w`` sent; ``EOFError`` when it died."""
+        i = slot.job
+        while slot.conn.poll():
+            msg = slot.conn.recv()
+            if msg[0] == "ready":
+                slot.ready = True
+                continue
+            if msg[0] == "progress":
+                if self.report:
+                    self.report(msg[1], msg[2], slot.name)
+                continue
+            slot.job = None
+            if msg[0] == "done":
+                self.finish(i, msg[1], self.jobs[w])
+            elif msg[0] == "fatal":
+                self.fatal = self.fatal or ResultsWriteError(msg[2], msg[1])
+            else:
+                self.finish(i, CellOutcome(self.cells[i].key, "error", reason=msg[1]),
+                            self.jobs[w])
+            return
+        if not slot.proc.is_alive():
+            raise EOFError
+
+    def died(self, w: int, slot: _Slot) -> None:
+        """Worker ``w`` died running its job (a segfault, os._exit, the OOM killer): run the
+        cell again on a fresh worker, or record it as failed after ``retries`` deaths."""
+        i = slot.job
+        slot.proc.join(timeout=5)
+        reason = describe_exit(slot.proc.exitcode)
+        slot.conn.close()
+        self.slots[w] = None
+        if not slot.ready:  # not the cell's fault: the worker never started
+            self.start_failures.append(reason)
+            if len(self.start_failures) >= 3:
+                raise RuntimeError(
+                    f"worker processes cannot start ({'; '.join(self.start_failures)}); a "
+                    "script that calls hpbench.run must guard it with `if __name__ == "
+                    "\"__main__\":` (spawned workers import the script)") from None
+            self.pending.appendleft((self.jobs[w], i))
+            return
+        cell = self.cells[i]
+        if self.jobs.get(w) == "record":
+            self.finish(i, CellOutcome(cell.key, "error", reason=(
+                f"{_death_reason(cell, self.deaths[i])}; recording the failure also died: "
+                f"{reason}")), "record")
+            return
+        self.deaths.setdefault(i, []).append(reason)
+        self.pending.appendleft(("cell" if len(self.deaths[i]) <= self.retries else "record",
+                                 i))
+
+    def run(self) -> list[CellOutcome]:
+        try:
+            while busy := self.dispatch():
+                ready = set(wait([s.conn for s in busy] + [s.proc.sentinel for s in busy]))
+                for w, slot in enumerate(self.slots):
+                    if slot is None or slot.job is None or \
+                            (slot.conn not in ready and slot.proc.sentinel not in ready):
+                        continue
+                    try:
+                        self.read(w, slot)
+                    except (EOFError, OSError):
+                        self.died(w, slot)
+        finally:
+            for slot in self.slots:
+                if slot is not None:
+                    if slot.job is not None:  # interrupted: do not wait for the cell
+                        slot.proc.kill()
+                    slot.stop()
+        if self.fatal is not None:
+            raise self.fatal
+        return [self.outcomes[i] for i in range(len(self.cells))]
+
+
 @backend("processes")
 def run_processes(cells: Sequence[Cell], out: Path, *, workers: int = 2,
                   progress: ProgressFn | None = None, on_done: DoneFn | None = None,
                   retries: int = 2, journal: bool | None = None,
                   memory_limit: int | None = None, **_: object) -> list[CellOutcome]:
-    retries = _check_retries(retries)
-    report = _progress_adapter(progress)
-    ctx = multiprocessing.get_context("spawn")
     options = {"journal": journal, "memory_limit": memory_limit}
-    # job queue: ("cell", index) or ("record", index)
-    pending: deque[tuple[str, int]] = deque(("cell", i) for i in range(len(cells)))
-    deaths: dict[int, list[str]] = {}
-    outcomes: dict[int, CellOutcome] = {}
-    slots: list[_Slot | None] = [None] * max(1, min(workers, len(cells)))
-    jobs: dict[int, str] = {}  # slot -> job kind
-    fatal: ResultsWriteError | None = None
-    start_failures: list[str] = []
-
-    def finish(i: int, outcome: CellOutcome, kind: str) -> None:
-        # a recorded failure took as many attempts as there were deaths, a run one more
-        outcome.attempts = len(deaths.get(i, ())) + (kind == "cell")
-        outcomes[i] = outcome
-        if on_done:
-            on_done(outcome)
-
-    try:
-        while True:
-            for w, slot in enumerate(slots):
-                if fatal is None and pending and (slot is None or slot.job is None):
-                    if slot is None:
-                        slot = slots[w] = _Slot(ctx, w, memory_limit)
-                    kind, i = pending.popleft()
-                    if kind == "cell":
-                        slot.conn.send(("cell", cells[i], out, options, report is not None))
-                    else:
-                        slot.conn.send(("record", cells[i], out,
-                                        _death_reason(cells[i], deaths[i]), len(deaths[i])))
-                    slot.job, jobs[w] = i, kind
-            busy = [s for s in slots if s is not None and s.job is not None]
-            if not busy:
-                break
-            ready = set(wait([s.conn for s in busy] + [s.proc.sentinel for s in busy]))
-            for w, slot in enumerate(slots):
-                if slot is None or slot.job is None:
-                    continue
-                if slot.conn not in ready and slot.proc.sentinel not in ready:
-                    continue
-                i = slot.job
-                try:
-                    while slot.conn.poll():
-                        msg = slot.conn.recv()
-                        if msg[0] == "ready":
-                            slot.ready = True
-                            continue
-                        if msg[0] == "progress":
-                            if report:
-                                report(msg[1], msg[2], slot.name)
-                            continue
-                        slot.job = None
-                        if msg[0] == "done":
-                            finish(i, msg[1], jobs[w])
-                        elif msg[0] == "fatal":
-                            fatal = fatal or ResultsWriteError(msg[2], msg[1])
-                        else:
-                            finish(i, CellOutcome(cells[i].key, "error", reason=msg[1]),
-                                   jobs[w])
-                        break
-                    else:
-                        if slot.proc.is_alive():
-                            continue
-                        raise EOFError
-                except (EOFError, OSError):
-                    # the worker died running cell i: a segfault, os._exit, the OOM killer
-                    slot.proc.join(timeout=5)
-                    reason = describe_exit(slot.proc.exitcode)
-                    slot.conn.close()
-                    slots[w] = None
-                    if not slot.ready:  # not the cell's fault: the worker never started
-                        start_failures.append(reason)
-                        if len(start_failures) >= 3:
-                            raise RuntimeError(
-                                f"worker processes cannot start ({'; '.join(start_failures)})"
-                                "; a script that calls hpbench.run must guard it with "
-                                "`if __name__ == \"__main__\":` (spawned workers import "
-                                "the script)") from None
-                        pending.appendleft((jobs[w], i))
-                        continue
-                    if jobs.get(w) == "record":
-                        finish(i, CellOutcome(cells[i].key, "error", reason=(
-                            f"{_death_reason(cells[i], deaths[i])}; recording the failure "
-                            f"also died: {reason}")), "record")
-                        continue
-                    deaths.setdefault(i, []).append(reason)
-                    if len(deaths[i]) <= retries:
-                        pending.appendleft(("cell", i))  # again, on a fresh worker
-                    else:
-                        pending.appendleft(("record", i))
-    finally:
-        for slot in slots:
-            if slot is not None:
-                if slot.job is not None:  # interrupted: do not wait for the cell
-                    slot.proc.kill()
-                slot.stop()
-    if fatal is not None:
-        raise fatal
-    return [outcomes[i] for i in range(len(cells))]
+    return _Pool(cells, out, workers, _progress_adapter(progress), on_done,
+                 _check_retries(retries), options).run()
 
 
 # -- Dask ---------------------------------------------------------------------------------------

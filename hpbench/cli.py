@@ -1,5 +1,10 @@
 """The ``hpbench`` command line.
 
+The engine's commands are defined here; other commands come from the entry-point group
+``hpbench.commands``: an entry point names a function ``add(subparsers)`` that adds its
+subparser and returns the handler ``handler(args) -> exit status``. That is how the analysis
+(``hpbench.analysis.cli``) adds ``figures`` without the engine importing it.
+
 Bad input (an unknown name, a malformed suite file, a budget <= 0, an unwritable output
 folder) prints one line to stderr and exits with status 2, having written nothing.
 """
@@ -7,17 +12,20 @@ folder) prints one line to stderr and exits with status 2, having written nothin
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import os
 import signal
 import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from hpbench import registry
 from hpbench.budget import UNITS
 
 EXIT_USAGE = 2
+#: the entry-point group of commands that other packages add
+COMMAND_GROUP = "hpbench.commands"
 
 
 class UsageError(ValueError):
@@ -97,15 +105,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("status", help="done / missing / failed cells of a results folder")
     p.add_argument("dir", type=Path)
 
-    p = sub.add_parser("figures", help="figures, tables and report of a results folder")
-    p.add_argument("dir", type=Path)
-    p.add_argument("--band", choices=["iqr", "ci"], default="iqr",
-                   help="median + interquartile range (iqr) or mean + bootstrap 95%% CI (ci)")
-    p.add_argument("--out", type=Path, help="figures folder (default DIR/figures)")
-
     p = sub.add_parser("new", help="write a documented template module to start from")
     p.add_argument("kind", choices=["optimizer", "problem"])
     p.add_argument("name")
+    for ep in importlib.metadata.entry_points(group=COMMAND_GROUP):
+        if ep.name not in BUILTIN:  # a plugin cannot replace an engine command
+            COMMANDS[ep.name] = ep.load()(sub)
     return parser
 
 
@@ -161,21 +166,6 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_figures(args: argparse.Namespace) -> int:
-    if not args.dir.is_dir():
-        raise UsageError(f"hpbench figures: {args.dir} is not a results folder")
-    from analysis.load import ResultsError
-    from analysis.report import make_figures
-    from hpbench.store import CorruptCell
-
-    try:
-        path = make_figures(args.dir, args.out, band=args.band)
-    except (ResultsError, CorruptCell) as exc:
-        raise UsageError(f"hpbench figures: {exc}") from None
-    print(f"figures, tables and report in {path}")
-    return 0
-
-
 def cmd_new(args: argparse.Namespace) -> int:
     from hpbench.templates import write_template
 
@@ -184,13 +174,14 @@ def cmd_new(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"list": cmd_list, "run": cmd_run, "status": cmd_status, "figures": cmd_figures,
-            "new": cmd_new}
+#: the handler of each command; plugin commands are added when the parser is built
+BUILTIN: dict[str, Callable[[argparse.Namespace], int]] = {
+    "list": cmd_list, "run": cmd_run, "status": cmd_status, "new": cmd_new}
+COMMANDS = dict(BUILTIN)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from hpbench.api import OutputError
-    from hpbench.journal import ResultsWriteError
+    from hpbench.store import OutputError, ResultsWriteError
     from hpbench.suite import SuiteError
     from hpbench.templates import TemplateError
 

@@ -1,10 +1,12 @@
-"""Executing one cell: build, skip if already done, run, store.
+"""Executing one cell into a results folder: skip it if it is done, claim it, run it, write it.
 
 This is the function every backend calls, in whatever process it runs, so results do not
-depend on the backend. While a cell runs, ``<out>/.running/<problem>__<optimizer>__seed-<k>.lock``
-names the process running it (``hpbench status`` shows it as running; a lock whose process
-is gone is reported as interrupted); long cells keep a trial journal in ``<out>/.journal``
-(``hpbench.journal``). A results folder that cannot be written raises ``ResultsWriteError``,
+depend on the backend. The cell itself (``hpbench.cell``) builds and runs in memory; this
+module adds what touches the folder (``hpbench.store.ResultsDir``): the check that a
+finished file is still valid, the lock that marks the cell as running (``hpbench status``
+shows it; a lock whose process is gone is reported as interrupted), the trial journal that
+long cells keep (``hpbench.journal``), the scratch folder for checkpoints, and the cell file
+with its metadata. A results folder that cannot be written raises ``ResultsWriteError``,
 which stops the run: every backend treats it as fatal, not as one failed cell.
 """
 
@@ -13,33 +15,26 @@ from __future__ import annotations
 import contextlib
 import functools
 import importlib.metadata
-import json
-import os
 import platform
 import shutil
 import socket
 import subprocess
 import sys
-import threading
 import time
-import traceback
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hpbench import registry, seeds, store
-from hpbench._procutil import pid_alive
-from hpbench.evaluators import ProblemSpec, make_evaluator
-from hpbench.journal import Journal, ResultsWriteError, journal_path
-from hpbench.runner import CellResult, empty_columns, evaluate_inline, not_applicable, run_loop
-from hpbench.suite import Cell
+from hpbench.cell import Cell
+from hpbench.journal import Journal
+from hpbench.problem import Problem
+from hpbench.store import ResultsDir, ResultsWriteError
+from hpbench.trials import CellResult, CellStatus
 
 __all__ = ["CellOutcome", "ResultsWriteError", "execute_cell", "record_failure"]
 
 #: problems with one of these tags keep a trial journal unless told otherwise
 JOURNAL_TAGS = frozenset({"expensive"})
-#: seconds between touches of a running cell's lock file
-HEARTBEAT_S = 30.0
 
 _VERSIONED = ("hpbench", "numpy", "scipy", "pandas", "pyarrow", "scikit-learn", "torch",
               "optuna", "hyperopt", "scikit-optimize", "bayesian-optimization", "nevergrad",
@@ -90,79 +85,18 @@ def budget_meta(cell: Cell) -> dict[str, Any]:
             "batch": cell.batch}
 
 
-def lock_path(out: Path | str, cell: Cell) -> Path:
-    return Path(out) / ".running" / f"{cell.problem}__{cell.optimizer}__seed-{cell.repeat}.lock"
-
-
-def read_lock(path: Path) -> dict[str, Any]:
-    """A lock's content plus ``stale``: its process is gone (same host) or it has not been
-    touched for ten heartbeats (another host)."""
-    try:
-        info = json.loads(path.read_text())
-        age = time.time() - path.stat().st_mtime
-    except (OSError, ValueError):
-        return {"stale": False}
-    if info.get("host") == socket.gethostname():
-        info["stale"] = not pid_alive(int(info.get("pid", 0)))
-    else:
-        info["stale"] = age > 10 * HEARTBEAT_S
-    return info
-
-
-class _Lock:
-    """The running-cell lock: written when the cell starts, touched every ``HEARTBEAT_S``
-    seconds by a thread (no per-trial cost), removed when the cell ends."""
-
-    def __init__(self, out: Path, cell: Cell) -> None:
-        self.path = lock_path(out, cell)
-        self.out = out
-        self.stop = threading.Event()
-        self.thread: threading.Thread | None = None
-
-    def __enter__(self) -> _Lock:
-        info = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.time()}
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.path.write_text(json.dumps(info))
-        except OSError as exc:
-            raise ResultsWriteError.wrap(exc, self.path, self.out) from exc
-        self.thread = threading.Thread(target=self._beat, daemon=True, name="hpbench-lock")
-        self.thread.start()
-        return self
-
-    def _beat(self) -> None:
-        while not self.stop.wait(HEARTBEAT_S):
-            with contextlib.suppress(OSError):
-                os.utime(self.path)
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop.set()
-        self.path.unlink(missing_ok=True)
-
-
-def _remove_stale_temporaries(path: Path) -> None:
-    """Temporary files a killed writer left next to ``path`` (``.<name>.tmp-<pid>``)."""
-    for tmp in path.parent.glob(f".{path.name}.tmp-*"):
-        pid = tmp.name.rsplit("-", 1)[-1]
-        if not pid.isdigit() or int(pid) == os.getpid() or not pid_alive(int(pid)):
-            tmp.unlink(missing_ok=True)
-
-
-def _write(path: Path, columns: dict[str, list], meta: dict[str, Any], out: Path) -> None:
-    try:
-        store.write_cell(path, columns, meta)
-    except OSError as exc:  # the store removed its temporary file: nothing partial is left
-        raise ResultsWriteError.wrap(exc, path, out) from exc
-
-
-def _meta(cell: Cell, pseed: int, oseed: int, problem: Any, fingerprint: str,
-          result: CellResult, settings: dict[str, Any], started: float) -> dict[str, Any]:
+def cell_meta(cell: Cell, problem: Problem | None, fingerprint: str, result: CellResult,
+              started: float) -> dict[str, Any]:
+    """The metadata stored with a cell: its identity, the problem instance, how it ended, and
+    the environment it ran in."""
+    extra = dict(result.extra)
+    settings = extra.pop("optimizer_settings", None) or {"settings": dict(cell.settings)}
     return {
         "suite": cell.suite, "problem": cell.problem, "optimizer": cell.optimizer,
-        "repeat": cell.repeat, "master_seed": cell.master_seed, "problem_seed": pseed,
-        "optimizer_seed": oseed, "budget": budget_meta(cell), "timeout": cell.timeout,
-        "optimizer_settings": settings or {"settings": cell.settings},
-        "problem_settings": cell.problem_settings,
+        "repeat": cell.repeat, "master_seed": cell.master_seed,
+        "problem_seed": cell.problem_seed, "optimizer_seed": cell.optimizer_seed,
+        "budget": budget_meta(cell), "timeout": cell.timeout,
+        "optimizer_settings": settings, "problem_settings": dict(cell.problem_settings),
         "problem_definition": problem.describe() if problem is not None else {},
         "fingerprint": fingerprint,
         "optimum": None if problem is None or problem.optimum is None else {
@@ -173,132 +107,111 @@ def _meta(cell: Cell, pseed: int, oseed: int, problem: Any, fingerprint: str,
             "name": problem.fidelity.name},
         "status": result.status, "reason": result.reason, "error": result.error,
         "spent": result.spent, "n_trials": result.n_trials, "params": result.params,
-        "started": started, "finished": time.time(), **environment(), **result.extra,
+        "started": started, "finished": time.time(), **environment(), **extra,
     }
 
 
-def journal_enabled(problem: Any, journal: bool | None) -> bool:
+def journal_enabled(problem: Problem, journal: bool | None) -> bool:
     """Journal when told to, else for problems tagged as expensive (``JOURNAL_TAGS``)."""
     if journal is not None:
         return bool(journal)
     return bool(JOURNAL_TAGS & set(getattr(problem, "tags", ()) or ()))
 
 
-def execute_cell(cell: Cell, out: Path | str, *, on_trial=None, force: bool = False,
-                 evaluator=None, journal: bool | None = None,
+def _skip(results: ResultsDir, cell: Cell, path: Path, fingerprint: str) -> CellOutcome | None:
+    """The outcome of a cell whose file is valid and finished (tidying what a run killed
+    between writing it and cleaning up left behind); None when it must be run. A file that
+    is not valid any more is set aside."""
+    if not path.exists():
+        return None
+    reason = results.stale_reason(path, fingerprint, budget_meta(cell))
+    if reason:
+        results.set_aside(path, reason)
+        return None
+    from hpbench.store import read_meta
+
+    meta = read_meta(path)
+    results.journal_path(cell.key).unlink(missing_ok=True)
+    lock = results.lock_info(cell.key)
+    if lock is not None and lock["stale"]:
+        results.lock_path(cell.key).unlink(missing_ok=True)
+    return CellOutcome(cell.key, "skipped", meta.get("n_trials", 0), meta.get("reason", ""),
+                       str(path))
+
+
+def _run(results: ResultsDir, cell: Cell, problem: Problem, fingerprint: str, *,
+         journal: bool | None, **run_options: Any) -> tuple[CellResult, Journal | None]:
+    """Run the cell with its journal and scratch folder, and remove the scratch after; the
+    journal (closed) is returned for removal once the cell file is written."""
+    scratch = results.scratch_path(cell.key)
+    use_scratch = "checkpoint" in problem.capabilities
+    jr: Journal | None = None
+    try:
+        if not cell.missing_capabilities(problem) and journal_enabled(problem, journal):
+            jr = Journal.open(results.journal_path(cell.key), {
+                "cell": cell.key, "fingerprint": fingerprint, "budget": budget_meta(cell),
+                "timeout": cell.timeout, "problem_seed": cell.problem_seed,
+                "optimizer_seed": cell.optimizer_seed, "settings": dict(cell.settings),
+                "problem_settings": dict(cell.problem_settings)}, out=results.root)
+        if use_scratch:
+            scratch.mkdir(parents=True, exist_ok=True)
+        result = cell.run(problem=problem, journal=jr, scratch=scratch if use_scratch else None,
+                          fingerprint=fingerprint, **run_options)
+    finally:
+        if jr is not None:
+            jr.close()
+        if scratch.exists():
+            shutil.rmtree(scratch, ignore_errors=True)
+    if jr is not None:
+        execution = result.extra.get("execution", {})
+        result.extra["execution"] = {**execution, "journal": jr.summary()}
+    return result, jr
+
+
+def execute_cell(cell: Cell, out: ResultsDir | Path | str, *, on_trial=None,
+                 force: bool = False, evaluator=None, journal: bool | None = None,
                  memory_limit: int | None = None) -> CellOutcome:
     """Run ``cell`` unless ``out`` already holds a valid finished file for it.
 
-    ``evaluator`` overrides how configs are evaluated (default: inline, or in killable
-    child processes when the cell has a timeout, concurrently when it has a batch > 1).
-    ``journal`` (None: for problems tagged "expensive") keeps a trial journal that a resumed
-    cell replays. ``memory_limit`` caps each evaluation child's address space (bytes).
-    Raises ``ResultsWriteError`` when ``out`` cannot be written.
+    ``evaluator`` overrides how configs are evaluated (``Cell.run``). ``journal`` (None: for
+    problems tagged "expensive") keeps a trial journal that a resumed cell replays.
+    ``memory_limit`` caps each evaluation child's address space (bytes). Raises
+    ``ResultsWriteError`` when ``out`` cannot be written.
     """
     t0 = time.perf_counter()
-    out = Path(out)
-    path = store.cell_path(out, cell.problem, cell.optimizer, cell.repeat)
-    pseed = seeds.problem_seed(cell.master_seed, cell.problem, cell.repeat)
-    oseed = seeds.optimizer_seed(cell.master_seed, cell.problem, cell.optimizer, cell.repeat)
-    problem = registry.make_problem(cell.problem, seed=pseed, **cell.problem_settings)
+    results = out if isinstance(out, ResultsDir) else ResultsDir(out)
+    path = results.path_of(cell)
+    problem = cell.build_problem()
     fingerprint = problem.fingerprint()
-    jpath = journal_path(out, cell.problem, cell.optimizer, cell.repeat)
-    if path.exists() and not force:
-        reason = store.check_cell(path, fingerprint, budget_meta(cell))
-        if not reason:
-            meta = store.read_meta(path)
-            # killed between writing the file and tidying up: tidy up now
-            jpath.unlink(missing_ok=True)
-            lock = lock_path(out, cell)
-            if lock.exists() and read_lock(lock)["stale"]:
-                lock.unlink(missing_ok=True)
-            return CellOutcome(cell.key, "skipped", meta.get("n_trials", 0),
-                               meta.get("reason", ""), str(path))
-        store.set_aside(path, reason)
-    entry = registry.get_entry("optimizer", cell.optimizer)
+    if not force and (skipped := _skip(results, cell, path, fingerprint)) is not None:
+        return skipped
     started = time.time()
-    scratch = out / ".scratch" / cell.problem / cell.optimizer / f"seed-{cell.repeat}"
-    settings: dict[str, Any] = {}
-    execution: dict[str, Any] = {}
-    jr: Journal | None = None
-    ev = None
-    with _Lock(out, cell):
-        try:
-            if not entry.requires <= problem.capabilities:
-                result = not_applicable(problem, entry.factory, list(problem.space.names))
-            else:
-                optimizer = registry.make_optimizer(cell.optimizer, problem.space, seed=oseed,
-                                                    budget=cell.budget,
-                                                    fidelity=problem.fidelity, **cell.settings)
-                settings = optimizer.describe()
-                use_scratch = bool(problem.capabilities & {"checkpoint"})
-                if use_scratch:
-                    scratch.mkdir(parents=True, exist_ok=True)
-                if evaluator is None:
-                    spec = ProblemSpec(cell.problem, pseed, cell.problem_settings, fingerprint)
-                    ev, execution["evaluator"] = make_evaluator(
-                        problem, spec, batch=cell.batch, timeout=cell.timeout,
-                        memory_limit=memory_limit)
-                if journal_enabled(problem, journal):
-                    jr = Journal.open(jpath, {
-                        "cell": cell.key, "fingerprint": fingerprint,
-                        "budget": budget_meta(cell), "timeout": cell.timeout,
-                        "problem_seed": pseed, "optimizer_seed": oseed,
-                        "settings": cell.settings, "problem_settings": cell.problem_settings},
-                        out=out)
-                result = run_loop(problem, optimizer, cell.budget, batch=cell.batch,
-                                  scratch=scratch if use_scratch else None,
-                                  evaluator=evaluator or ev or evaluate_inline,
-                                  on_trial=on_trial, journal=jr)
-        except ResultsWriteError:
-            raise
-        except Exception as exc:  # building the optimizer failed: record it, do not crash
-            result = CellResult(columns={}, params=list(problem.space.names), status="failed",
-                                reason=f"{type(exc).__name__}: {exc}",
-                                error="".join(traceback.format_exception(exc)))
-            result.columns = empty_columns(result.params)
-        finally:
-            try:
-                if ev is not None and hasattr(ev, "close"):
-                    ev.close(scratch)
-                problem.cleanup(scratch)
-            finally:
-                if jr is not None:
-                    jr.close()
-                if scratch.exists():
-                    shutil.rmtree(scratch, ignore_errors=True)
-        if jr is not None:
-            execution["journal"] = jr.summary()
-        if execution:
-            result.extra = {**result.extra, "execution": execution}
-        meta = _meta(cell, pseed, oseed, problem, fingerprint, result, settings, started)
-        _remove_stale_temporaries(path)
-        _write(path, result.columns, meta, out)
+    with results.claim(cell.key):
+        result, jr = _run(results, cell, problem, fingerprint, journal=journal,
+                          on_trial=on_trial, evaluator=evaluator, memory_limit=memory_limit)
+        results.write_cell(path, result.columns,
+                           cell_meta(cell, problem, fingerprint, result, started))
         if jr is not None:
             jr.remove()
     return CellOutcome(cell.key, result.status, result.n_trials, result.reason, str(path),
                        time.perf_counter() - t0)
 
 
-def record_failure(cell: Cell, out: Path | str, reason: str, *, error: str = "",
+def record_failure(cell: Cell, out: ResultsDir | Path | str, reason: str, *, error: str = "",
                    attempts: int = 1) -> CellOutcome:
     """Write ``cell`` as failed with ``reason`` (its workers kept dying). The problem is built
     for its fingerprint where possible; a journal the cell left is kept, so deleting the
     failed file and re-running replays what the cell had finished."""
-    out = Path(out)
-    path = store.cell_path(out, cell.problem, cell.optimizer, cell.repeat)
-    pseed = seeds.problem_seed(cell.master_seed, cell.problem, cell.repeat)
-    oseed = seeds.optimizer_seed(cell.master_seed, cell.problem, cell.optimizer, cell.repeat)
+    results = out if isinstance(out, ResultsDir) else ResultsDir(out)
+    path = results.path_of(cell)
     try:
-        problem = registry.make_problem(cell.problem, seed=pseed, **cell.problem_settings)
+        problem: Problem | None = cell.build_problem()
         fingerprint, params = problem.fingerprint(), list(problem.space.names)
     except Exception:
         problem, fingerprint, params = None, "", []
-    result = CellResult(columns=empty_columns(params), params=params, status="failed",
-                        reason=reason, error=error,
-                        extra={"execution": {"attempts": attempts}})
-    meta = _meta(cell, pseed, oseed, problem, fingerprint, result, {}, time.time())
-    _remove_stale_temporaries(path)
-    _write(path, result.columns, meta, out)
-    lock_path(out, cell).unlink(missing_ok=True)
+    result = CellResult.empty(params, CellStatus.FAILED, reason, error=error,
+                              extra={"execution": {"attempts": attempts}})
+    results.write_cell(path, result.columns,
+                       cell_meta(cell, problem, fingerprint, result, time.time()))
+    results.lock_path(cell.key).unlink(missing_ok=True)
     return CellOutcome(cell.key, "failed", 0, reason, str(path), attempts=attempts)

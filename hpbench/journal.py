@@ -1,8 +1,9 @@
 """The trial journal: an append-only log of a running cell, so a resumed cell replays its
 finished trials instead of recomputing them.
 
-``<out>/.journal/<problem>__<optimizer>__seed-<k>.jsonl``: a header line (the cell's
-identity: fingerprint, budget, seeds, settings), then one JSON line per finished trial,
+``<out>/.journal/<problem>__<optimizer>__repeat-<k>.jsonl`` (``ResultsDir.journal_path``): a
+header line (the cell's identity: fingerprint, budget, seeds, settings), then one JSON line per
+finished trial,
 flushed and ``fsync``'d before the runner goes on, so a SIGKILL or power loss loses at most
 the trial being evaluated. A torn last line (killed mid-write) is dropped on reading. The
 journal is deleted once the cell's Parquet file is written.
@@ -19,38 +20,15 @@ lost. See docs/execution.md for which optimizers qualify.
 
 from __future__ import annotations
 
-import errno
 import json
 import os
 from pathlib import Path
 from typing import Any
 
 from hpbench.problem import Evaluation
+from hpbench.store import ResultsWriteError, atomic_write
 
 FORMAT = 1
-
-
-class ResultsWriteError(OSError):
-    """The results folder cannot be written (disk full, read-only, permissions): the run stops
-    with this message; cells finished so far are complete files, nothing partial is left."""
-
-    @classmethod
-    def wrap(cls, exc: OSError, path: Path | str, out: Path | str) -> ResultsWriteError:
-        code = errno.errorcode.get(exc.errno or 0, "")
-        why = exc.strerror or str(exc) or type(exc).__name__
-        err = cls(exc.errno, f"cannot write results in {out}: {why}"
-                             f"{f' [{code}]' if code else ''} while writing {Path(path).name}; "
-                             "finished cells are kept and no partial file is left: free space "
-                             "or fix permissions, then re-run to resume")
-        err.filename = str(path)
-        return err
-
-    def __str__(self) -> str:
-        return self.strerror or super().__str__()
-
-
-def journal_path(out: Path | str, problem: str, optimizer: str, repeat: int) -> Path:
-    return Path(out) / ".journal" / f"{problem}__{optimizer}__seed-{repeat}.jsonl"
 
 
 def _jsonable(x: Any) -> Any:
@@ -62,14 +40,6 @@ def _jsonable(x: Any) -> Any:
 
 def _normal(obj: Any) -> Any:
     return json.loads(json.dumps(obj, sort_keys=True, default=_jsonable))
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class Journal:
@@ -130,20 +100,7 @@ class Journal:
         self._fh = open(self.path, "ab")  # noqa: SIM115 - kept open for the cell's life
 
     def _rewrite(self, records: list[dict[str, Any]]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        try:
-            with open(tmp, "wb") as fh:
-                fh.write(self._line(self.header))
-                for rec in records:
-                    fh.write(self._line(rec))
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-        _fsync_dir(self.path.parent)
+        atomic_write(self.path, b"".join(self._line(r) for r in [self.header, *records]))
 
     @staticmethod
     def _line(obj: dict[str, Any]) -> bytes:

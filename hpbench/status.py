@@ -1,9 +1,10 @@
 """``hpbench status DIR``: which cells of a run are done, running, missing, failed or not
 applicable, with reasons.
 
-"running" comes from the lock files ``execute_cell`` keeps in ``DIR/.running`` while a cell
-runs; a lock whose process is gone (a killed run) makes the cell "missing" with the reason
-"interrupted", and a trial journal it left says how many trials a re-run will replay.
+"running" comes from the lock that ``execute_cell`` keeps while a cell runs
+(``ResultsDir.lock_info``); a lock whose process is gone (a killed run) makes the cell
+"missing" with the reason "interrupted", and a trial journal it left says how many trials a
+re-run will replay.
 """
 
 from __future__ import annotations
@@ -11,8 +12,8 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from hpbench import store
-from hpbench.suite import SuiteError, load_suite
+from hpbench.store import ResultsDir
+from hpbench.suite import SuiteError
 
 #: problems named on a not-applicable summary line before it just counts them
 NA_NAMES = 6
@@ -20,17 +21,17 @@ NA_NAMES = 6
 
 def cell_states(out: Path) -> list[dict]:
     """One row per cell: key, state and reason. Expected cells come from ``out/suite.toml``."""
+    results = ResultsDir(out)
     rows: dict[str, dict] = {}
     expected: list[str] = []
-    suite_file = out / "suite.toml"
-    if suite_file.is_file():
-        try:
-            expected = [c.key for c in load_suite(str(suite_file)).cells()]
-        except SuiteError as exc:
-            rows["(suite.toml)"] = {"key": "(suite.toml)", "state": "unreadable",
-                                    "reason": str(exc)}
-    for path, meta, error in store.load_metas(out):
-        key = str(path.relative_to(out).with_suffix(""))
+    try:
+        suite = results.read_suite(resolve=False)
+        expected = [c.key for c in suite.cells()] if suite is not None else []
+    except SuiteError as exc:
+        rows["(suite.toml)"] = {"key": "(suite.toml)", "state": "unreadable",
+                                "reason": str(exc)}
+    for path, meta, error in results.metas():
+        key = results.key_of(path)
         if meta is None:
             rows[key] = {"key": key, "state": "corrupt", "reason": error}
         else:
@@ -39,7 +40,7 @@ def cell_states(out: Path) -> list[dict]:
                          else "", "trials": meta.get("n_trials", 0)}
     for key in expected:
         if key not in rows:
-            rows[key] = _unfinished(out, key)
+            rows[key] = _unfinished(results, key)
     return sorted(rows.values(), key=lambda r: r["key"])
 
 
@@ -51,15 +52,11 @@ def _journal_trials(path: Path) -> int:
         return 0
 
 
-def _unfinished(out: Path, key: str) -> dict:
-    from hpbench.execute import read_lock
-
-    flat = key.replace("/", "__")
-    lock = out / ".running" / f"{flat}.lock"
-    trials = _journal_trials(out / ".journal" / f"{flat}.jsonl")
+def _unfinished(results: ResultsDir, key: str) -> dict:
+    trials = _journal_trials(results.journal_path(key))
     journal = f"journal holds {trials} trials to replay" if trials else ""
-    if lock.exists():
-        info = read_lock(lock)
+    info = results.lock_info(key)
+    if info is not None:
         where = f"pid {info.get('pid', '?')} on {info.get('host', '?')}"
         if not info["stale"]:
             return {"key": key, "state": "running", "reason": where}

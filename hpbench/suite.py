@@ -42,7 +42,8 @@ from pathlib import Path
 from typing import Any
 
 from hpbench.budget import UNITS, Budget
-from hpbench.registry import UnknownNameError, entries, unknown_name_message
+from hpbench.cell import Cell
+from hpbench.registry import entries, unknown_name_message
 
 KEYS = {"name", "description", "problems", "optimizers", "repeats", "budget", "budget_unit",
         "seed", "batch", "timeout", "settings", "problem_settings", "groups"}
@@ -73,8 +74,8 @@ class Suite:
     groups: tuple[Suite, ...] = ()
 
     def cells(self) -> list[Cell]:
-        own = [Cell(suite=self.name, problem=p, optimizer=o, repeat=r, master_seed=self.seed,
-                    budget=self.budget, batch=self.batch, timeout=self.timeout,
+        own = [Cell(problem=p, optimizer=o, budget=self.budget, repeat=r, master_seed=self.seed,
+                    suite=self.name, batch=self.batch, timeout=self.timeout,
                     settings=dict(self.settings.get(o, {})),
                     problem_settings=dict(self.problem_settings.get(p, {})))
                for p in self.problems for o in self.optimizers for r in range(self.repeats)]
@@ -116,26 +117,6 @@ class Suite:
         return "\n".join(lines) + "\n"
 
 
-@dataclass(frozen=True)
-class Cell:
-    """One unit of work: a problem × optimizer × repeat under a budget."""
-
-    suite: str
-    problem: str
-    optimizer: str
-    repeat: int
-    master_seed: int
-    budget: Budget
-    batch: int | None = None
-    timeout: float | None = None
-    settings: dict[str, Any] = field(default_factory=dict)
-    problem_settings: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def key(self) -> str:
-        return f"{self.problem}/{self.optimizer}/seed-{self.repeat}"
-
-
 def _toml(v: Any) -> str:
     if isinstance(v, bool):
         return "true" if v else "false"
@@ -171,13 +152,18 @@ def _read_toml(source: str) -> tuple[dict, str]:
         raise SuiteError(f"malformed suite file {origin}: {exc}") from None
 
 
-def _expand(kind: str, patterns: Iterable[str], origin: str) -> tuple[str, ...]:
-    table = entries(kind)
+def _expand(kind: str, patterns: Iterable[str], origin: str, resolve: bool = True
+            ) -> tuple[str, ...]:
+    """Names from names and shell patterns, checked against the registry (``resolve``; else
+    taken as written, which is how a stored ``suite.toml`` is read without its plugins)."""
+    table = entries(kind) if resolve else {}
     names: list[str] = []
     for pattern in patterns:
         if not isinstance(pattern, str):
             raise SuiteError(f"{origin}: {kind} names must be strings, got {pattern!r}")
-        if any(ch in pattern for ch in "*?["):
+        if not resolve:
+            matched = [pattern]
+        elif any(ch in pattern for ch in "*?["):
             matched = fnmatch.filter(table, pattern)
             if not matched:
                 raise SuiteError(f"{origin}: pattern {pattern!r} matches no {kind}")
@@ -197,18 +183,15 @@ def _positive_int(value: Any, what: str) -> int:
     return value
 
 
-def _cross(data: dict, origin: str) -> dict[str, Any]:
+def _cross(data: dict, origin: str, resolve: bool = True) -> dict[str, Any]:
     """The validated cross-product keys of a suite or of one of its groups."""
     for key in ("problems", "optimizers"):
         if key not in data:
             raise SuiteError(f"{origin}: missing {key!r} (a list of names)")
         if not isinstance(data[key], list):
             raise SuiteError(f"{origin}: {key!r} must be a list of names, got {data[key]!r}")
-    try:
-        problems = _expand("problem", data["problems"], origin)
-        optimizers = _expand("optimizer", data["optimizers"], origin)
-    except UnknownNameError as exc:  # pragma: no cover - _expand raises SuiteError
-        raise SuiteError(str(exc)) from None
+    problems = _expand("problem", data["problems"], origin, resolve)
+    optimizers = _expand("optimizer", data["optimizers"], origin, resolve)
     repeats = _positive_int(data.get("repeats", 3), "repeats")
     unit = data.get("budget_unit", "evaluations")
     if unit not in UNITS:
@@ -229,27 +212,10 @@ def _cross(data: dict, origin: str) -> dict[str, Any]:
             "description": str(data.get("description", ""))}
 
 
-def load_suite(source: str = "default", **overrides: Any) -> Suite:
-    """Load a packaged suite by name or a TOML file by path, then apply command-line
-    ``overrides`` (problems, optimizers, repeats, budget, budget_unit, seed, batch,
-    timeout; None values are ignored). Overrides of the cross-product keys reach every
-    group; naming problems or optimizers drops the groups (see the module docstring)."""
-    data, origin = _read_toml(source)
-    unknown = set(data) - KEYS
-    if unknown:
-        raise SuiteError(f"{origin}: unknown key(s) {sorted(unknown)}; allowed: {sorted(KEYS)}")
-    overrides = {k: v for k, v in overrides.items() if v is not None}
-    groups = data.get("groups", [])
-    if not isinstance(groups, list) or not all(isinstance(g, dict) for g in groups):
-        raise SuiteError(f"{origin}: 'groups' must be [[groups]] tables")
-    file_data, file_groups = data, groups
-    if "problems" in overrides or "optimizers" in overrides:
-        groups = []
-    data = {**data, **overrides}
-    name = data.get("name") or Path(source).stem
-    if not isinstance(name, str):
-        raise SuiteError(f"{origin}: name must be a string, got {name!r}")
-    top = _cross(data, origin)
+def _group_crosses(data: dict, groups: list[dict], overrides: dict[str, Any], origin: str,
+                   resolve: bool) -> list[dict[str, Any]]:
+    """The cross products of the ``[[groups]]``: each inherits the suite's keys it does not
+    set, and the command line's overrides reach all of them."""
     inherited = {k: data[k] for k in GROUP_KEYS - {"description", "problems", "optimizers"}
                  if k in data}
     crosses = []
@@ -261,39 +227,72 @@ def load_suite(source: str = "default", **overrides: Any) -> Suite:
                              f"allowed: {sorted(GROUP_KEYS)}")
         crosses.append(_cross({**inherited, **group,
                                **{k: v for k, v in overrides.items() if k in GROUP_KEYS}},
-                              where))
+                              where, resolve))
+    return crosses
+
+
+def _check_pairs(crosses: list[dict[str, Any]], origin: str) -> None:
     seen: dict[tuple[str, str], int] = {}
-    for i, cross in enumerate([top, *crosses]):
+    for i, cross in enumerate(crosses):
         for pair in ((p, o) for p in cross["problems"] for o in cross["optimizers"]):
             if pair in seen:
                 raise SuiteError(f"{origin}: the suite runs {pair[0]}/{pair[1]} twice "
                                  f"(in {_part(seen[pair])} and {_part(i)}); "
                                  "a problem × optimizer pair may appear in one group only")
             seen[pair] = i
-    seed = data.get("seed", 0)
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise SuiteError(f"seed must be an integer >= 0, got {seed!r}")
-    settings = data.get("settings", {})
-    problem_settings = data.get("problem_settings", {})
-    selected = {"problem": {p for c in (top, *crosses) for p in c["problems"]},
-                "optimizer": {o for c in (top, *crosses) for o in c["optimizers"]}}
+
+
+def _settings_tables(data: dict, file_parts: list[dict], crosses: list[dict[str, Any]],
+                     origin: str, resolve: bool) -> dict[str, dict[str, dict[str, Any]]]:
+    """``settings`` and ``problem_settings``, each restricted to the names the suite runs."""
+    selected = {"problem": {p for c in crosses for p in c["problems"]},
+                "optimizer": {o for c in crosses for o in c["optimizers"]}}
     tables = {}
-    for key, table, kind in (("settings", settings, "optimizer"),
-                             ("problem_settings", problem_settings, "problem")):
+    for key, kind in (("settings", "optimizer"), ("problem_settings", "problem")):
+        table = data.get(key, {})
         if not isinstance(table, dict) or not all(isinstance(v, dict) for v in table.values()):
             raise SuiteError(f"{origin}: [{key}.<{kind}>] tables expected")
         # names the file itself runs are fine even when the command line selects others
         # (`--problems branin` on a suite with settings for a problem of a dropped group)
-        declared = {n for d in (file_data, *file_groups) if isinstance(d.get(f"{kind}s"), list)
-                    for n in _expand(kind, d[f"{kind}s"], origin)}
+        declared = {n for d in file_parts if isinstance(d.get(f"{kind}s"), list)
+                    for n in _expand(kind, d[f"{kind}s"], origin, resolve)}
         stray = set(table) - declared - selected[kind]
         if stray:
             raise SuiteError(f"{origin}: [{key}] names {kind}(s) not in the suite: "
                              f"{sorted(stray)}")
         tables[key] = {n: v for n, v in table.items() if n in selected[kind]}
-    settings, problem_settings = tables["settings"], tables["problem_settings"]
-    common = {"name": name, "seed": seed, "settings": settings,
-              "problem_settings": problem_settings}
+    return tables
+
+
+def load_suite(source: str = "default", *, resolve: bool = True, **overrides: Any) -> Suite:
+    """Load a packaged suite by name or a TOML file by path, then apply command-line
+    ``overrides`` (problems, optimizers, repeats, budget, budget_unit, seed, batch,
+    timeout; None values are ignored). Overrides of the cross-product keys reach every
+    group; naming problems or optimizers drops the groups (see the module docstring).
+    ``resolve=False`` takes problem and optimizer names as written (no registry lookup)."""
+    data, origin = _read_toml(source)
+    unknown = set(data) - KEYS
+    if unknown:
+        raise SuiteError(f"{origin}: unknown key(s) {sorted(unknown)}; allowed: {sorted(KEYS)}")
+    overrides = {k: v for k, v in overrides.items() if v is not None}
+    groups = data.get("groups", [])
+    if not isinstance(groups, list) or not all(isinstance(g, dict) for g in groups):
+        raise SuiteError(f"{origin}: 'groups' must be [[groups]] tables")
+    file_parts = [data, *groups]
+    if "problems" in overrides or "optimizers" in overrides:
+        groups = []
+    data = {**data, **overrides}
+    name = data.get("name") or Path(source).stem
+    if not isinstance(name, str):
+        raise SuiteError(f"{origin}: name must be a string, got {name!r}")
+    top = _cross(data, origin, resolve)
+    crosses = _group_crosses(data, groups, overrides, origin, resolve)
+    _check_pairs([top, *crosses], origin)
+    seed = data.get("seed", 0)
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise SuiteError(f"seed must be an integer >= 0, got {seed!r}")
+    common = {"name": name, "seed": seed,
+              **_settings_tables(data, file_parts, [top, *crosses], origin, resolve)}
     return Suite(**common, **top,
                  groups=tuple(Suite(**common, **cross) for cross in crosses))
 

@@ -50,4 +50,4 @@ def values_frame(folder: Path):
     from hpbench import load_results
 
     frame = load_results(folder).drop(columns=TIMING)
-    return frame.sort_values(["problem", "optimizer", "seed", "trial"]).reset_index(drop=True)
+    return frame.sort_values(["problem", "optimizer", "repeat", "trial"]).reset_index(drop=True)

@@ -40,6 +40,7 @@ from typing import Any
 
 from hpbench.problems.torch.data import Dataset
 from hpbench.problems.torch.models import NetSpec
+from hpbench.store import atomic_write
 
 OPTIMIZERS = ("sgd", "adam")
 #: Adam's second-moment decay and epsilon (Kingma & Ba 2015, the PyTorch defaults)
@@ -429,17 +430,16 @@ class Trainer:
 
 # checkpoints -------------------------------------------------------------------------------
 def save_checkpoint(path: Path, state: TrainState) -> None:
-    """Write ``state`` to ``path`` atomically (temporary file, then rename)."""
+    """Write ``state`` to ``path`` atomically (``hpbench.store.atomic_write``)."""
     import torch
 
     payload = {"format": CHECKPOINT_FORMAT, "theta": state.theta.detach().cpu(),
                "opt": {k: v.detach().cpu() for k, v in state.opt.items()},
                "kind": state.kind, "generator": state.generator.get_state(),
                "epoch": int(state.epoch), "meta": state.meta}
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
+    # whole or not at all, and on disk before the trial is journaled: a resumed cell replays
+    # trials whose checkpoints a later trial continues
+    atomic_write(path, lambda fh: torch.save(payload, fh))
 
 
 def load_checkpoint(path: Path, device, dtype) -> TrainState:

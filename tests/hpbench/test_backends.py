@@ -78,7 +78,7 @@ def test_batch_is_evaluated_concurrently_in_processes(cli, tmp_path):
     for config, value in zip(frame["config"], frame["value"]):
         c = json.loads(config)
         assert value == (c["x0"] - 0.3) ** 2 + (c["x1"] - 0.3) ** 2
-    meta = hpbench.store.read_meta(out / "slow-quadratic/random/seed-0.parquet")
+    meta = hpbench.store.read_meta(out / "slow-quadratic/random/repeat-0.parquet")
     assert meta["execution"]["evaluator"] == "processes(3)"
     assert meta["batch_strategy"] == "native"
 
@@ -212,7 +212,7 @@ def test_status_shows_running_then_interrupted(cli, plugin_path, tmp_path):
     proc = subprocess.Popen([sys.executable, "-m", "hpbench.cli", "run", str(suite), "--out",
                              str(out), "--no-progress", "--journal", "on"], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    lock = out / ".running" / "slow-quadratic__random__seed-0.lock"
+    lock = out / ".running" / "slow-quadratic__random__repeat-0.lock"
     deadline = time.monotonic() + 120
     while not (lock.exists() and list((out / ".journal").glob("*.jsonl"))):
         assert time.monotonic() < deadline and proc.poll() is None
@@ -220,12 +220,12 @@ def test_status_shows_running_then_interrupted(cli, plugin_path, tmp_path):
     time.sleep(0.2)
     status = cli("status", out).stdout
     assert "2 cells: 1 running, 1 missing" in status, status
-    assert f"running         slow-quadratic/random/seed-0: pid {proc.pid} on " in status
+    assert f"running         slow-quadratic/random/repeat-0: pid {proc.pid} on " in status
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     status = cli("status", out).stdout
     assert "2 cells: 2 missing" in status, status
-    line = next(x for x in status.splitlines() if "seed-0" in x)
+    line = next(x for x in status.splitlines() if "repeat-0" in x)
     assert f"interrupted (pid {proc.pid} on" in line and "journal holds" in line
     res = cli("run", suite, "--out", out, env={"HPBENCH_TEST_DELAY": "0"})
     assert res.returncode == 0, res.stderr

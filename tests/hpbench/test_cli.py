@@ -31,13 +31,13 @@ def test_run_writes_one_file_per_cell_with_metadata(cli, suite_file, tmp_path):
     res = cli("run", suite_file, "--out", out, env={"HPBENCH_TEST_DELAY": "0"})
     assert res.returncode == 0, res.stderr
     assert "4 cells (4 done)" in res.stdout
-    assert tree(out) == ["run.json", "slow-quadratic/random/seed-0.parquet",
-                         "slow-quadratic/random/seed-1.parquet",
-                         "slow-quadratic/sobol/seed-0.parquet",
-                         "slow-quadratic/sobol/seed-1.parquet", "suite.toml"]
+    assert tree(out) == ["run.json", "slow-quadratic/random/repeat-0.parquet",
+                         "slow-quadratic/random/repeat-1.parquet",
+                         "slow-quadratic/sobol/repeat-0.parquet",
+                         "slow-quadratic/sobol/repeat-1.parquet", "suite.toml"]
     frame, metas = load_results(out, with_meta=True)
     assert len(frame) == 24 and set(frame["status"]) == {"ok"}
-    for column in ("suite", "problem", "optimizer", "seed", "trial", "config", "param.x0",
+    for column in ("suite", "problem", "optimizer", "repeat", "trial", "config", "param.x0",
                    "param.x1", "fidelity", "value", "true_value", "test_value", "status",
                    "error", "cost", "cum_cost", "ask_s", "eval_s", "tell_s", "t_start",
                    "t_end"):
@@ -121,17 +121,17 @@ def test_list_shows_tags_and_descriptions(cli):
 def test_status_lists_done_missing_and_failed(cli, suite_file, tmp_path):
     out = tmp_path / "out"
     assert cli("run", suite_file, "--out", out, env={"HPBENCH_TEST_DELAY": "0"}).returncode == 0
-    (out / "slow-quadratic/sobol/seed-1.parquet").unlink()
-    (out / "slow-quadratic/random/seed-0.parquet").write_bytes(b"garbage")
+    (out / "slow-quadratic/sobol/repeat-1.parquet").unlink()
+    (out / "slow-quadratic/random/repeat-0.parquet").write_bytes(b"garbage")
     res = cli("status", out)
     assert res.returncode == 0
     assert "4 cells: 2 done, 1 missing, 1 corrupt" in res.stdout
-    assert "missing         slow-quadratic/sobol/seed-1" in res.stdout
+    assert "missing         slow-quadratic/sobol/repeat-1" in res.stdout
     # a re-run sets the corrupt file aside, redoes it and the missing cell
     res = cli("run", suite_file, "--out", out, env={"HPBENCH_TEST_DELAY": "0"})
     assert "2 done, 2 skipped" in res.stdout, res.stdout + res.stderr
     assert "set aside" in res.stderr
-    assert (out / "slow-quadratic/random/seed-0.parquet.bad-0").read_bytes() == b"garbage"
+    assert (out / "slow-quadratic/random/repeat-0.parquet.bad-0").read_bytes() == b"garbage"
     assert "4 cells: 4 done" in cli("status", out).stdout
 
 
@@ -143,12 +143,12 @@ def test_status_sums_up_not_applicable_cells_per_optimizer(cli, tmp_path):
                      'optimizers = ["random", "hyperband", "pbt"]\nrepeats = 2\nbudget = 3\n')
     out = tmp_path / "out"
     assert cli("run", suite, "--out", out, "--no-progress").returncode == 0
-    (out / "branin/random/seed-1.parquet").unlink()
+    (out / "branin/random/repeat-1.parquet").unlink()
     res = cli("status", out)
     assert res.returncode == 0
     lines = res.stdout.splitlines()
     assert lines[0].endswith("12 cells: 3 done, 1 missing, 8 not-applicable")
-    assert "  missing         branin/random/seed-1" in lines
+    assert "  missing         branin/random/repeat-1" in lines
     na = [x for x in lines if x.lstrip().startswith("not-applicable")]
     assert na == [
         "  not-applicable  hyperband, 4 cells: lacks fidelity (branin, rosenbrock-2d)",

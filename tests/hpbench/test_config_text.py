@@ -7,10 +7,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hpbench import Budget, Float, Space, make_optimizer, make_problem
+from hpbench.cell import Cell
 from hpbench.config_text import ARROW_HIGH, ARROW_LOW, config_json, float_rows_json
 from hpbench.execute import execute_cell
 from hpbench.runner import run_loop
-from hpbench.suite import Cell
 
 
 @settings(max_examples=300, deadline=None)

@@ -15,8 +15,7 @@ import resource
 import pytest
 
 import hpbench
-from hpbench.execute import ResultsWriteError
-from hpbench.store import iter_metas
+from hpbench.store import ResultsDir, ResultsWriteError
 from tests.conftest import tree, values_frame
 
 SUITE = """
@@ -31,7 +30,7 @@ seed = 5
 {settings}
 """
 FAST = {"HPBENCH_TEST_DELAY": "0"}
-KEYS = ["problem", "optimizer", "seed", "trial"]
+KEYS = ["problem", "optimizer", "repeat", "trial"]
 
 
 def _suite(tmp_path, name: str, settings: str, extra: str = "",
@@ -73,7 +72,7 @@ def _compare(out, clean, faulty: dict[tuple, tuple[str, str]]) -> None:
     rest = ref.index.difference(hit)
     # cum_cost legitimately differs after a faulty trial (it cost nothing): checked apart
     assert got.loc[rest].drop(columns="cum_cost").equals(ref.loc[rest].drop(columns="cum_cost"))
-    sums = got.groupby(level=["problem", "optimizer", "seed"])["cost"].cumsum()
+    sums = got.groupby(level=["problem", "optimizer", "repeat"])["cost"].cumsum()
     assert (got["cum_cost"] == sums).all()
 
 
@@ -120,7 +119,7 @@ def test_worker_that_keeps_dying_is_retried_then_the_cell_is_failed(cli, tmp_pat
     assert res.returncode == 0, res.stderr
     assert "2 cells (1 done, 1 failed)" in res.stdout, res.stdout
     status = cli("status", out).stdout
-    assert ("failed          faulty-quadratic/random/seed-0: worker died 2 times: "
+    assert ("failed          faulty-quadratic/random/repeat-0: worker died 2 times: "
             "SIGSEGV (segmentation fault) x2") in status
     # the rest of the suite is complete and equal to the uninterrupted run
     got = values_frame(out)
@@ -158,7 +157,7 @@ def test_optimizer_raising_fails_its_cell_with_the_traceback(cli, tmp_path, clea
                    extra="[settings.fault-ask]\nat = 2\n[settings.fault-tell]\nat = 4\n")
     res = cli("run", suite, "--out", out, env=FAST)
     assert res.returncode == 0 and "6 cells (2 done, 4 failed)" in res.stdout, res.stdout
-    metas = {(m["problem"], m["optimizer"]): m for m in iter_metas(out)}
+    metas = {(m["problem"], m["optimizer"]): m for m in (m for _, m, _ in ResultsDir(out).metas())}
     for problem in ("faulty-quadratic", "slow-quadratic"):
         # ask number 2 raises after two trials; tell number 4 after the fifth was evaluated
         for name, where, kept in (("fault-ask", "ask", 2), ("fault-tell", "tell", 5)):
@@ -182,9 +181,9 @@ def test_disk_full_stops_the_run_cleanly_and_a_rerun_completes(tmp_path, monkeyp
     reference = hpbench.run(str(suite), out=tmp_path / "ref")
     assert reference.count("done") == 4
     out = tmp_path / "out"
-    from hpbench import store
+    import pyarrow.parquet as pq
 
-    original = store.pq.write_table
+    original = pq.write_table
     calls = []
 
     def full_disk(table, where, **kw):
@@ -194,16 +193,16 @@ def test_disk_full_stops_the_run_cleanly_and_a_rerun_completes(tmp_path, monkeyp
             raise OSError(errno.ENOSPC, "No space left on device")
         return original(table, where, **kw)
 
-    monkeypatch.setattr(store.pq, "write_table", full_disk)
+    monkeypatch.setattr(pq, "write_table", full_disk)
     with pytest.raises(ResultsWriteError) as info:
         hpbench.run(str(suite), out=out)
     message = str(info.value)
     assert "No space left on device [ENOSPC]" in message and str(out) in message
     assert "re-run to resume" in message
-    assert tree(out) == ["branin/random/seed-0.parquet", "suite.toml"]  # no run.json either
+    assert tree(out) == ["branin/random/repeat-0.parquet", "suite.toml"]  # no run.json either
     assert not [p for p in out.rglob("*") if ".tmp" in p.name]
     assert not list((out / ".running").iterdir())
-    monkeypatch.setattr(store.pq, "write_table", original)
+    monkeypatch.setattr(pq, "write_table", original)
     again = hpbench.run(str(suite), out=out)
     assert again.count("skipped") == 1 and again.count("done") == 3
     assert values_frame(out).equals(values_frame(tmp_path / "ref"))
@@ -230,6 +229,6 @@ def test_file_size_limit_gives_one_clear_line_and_no_partial_file(cli, tmp_path)
     assert res.returncode == 1, res.stderr
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("hpbench: cannot write results in")
-    assert "File too large [EFBIG]" in lines[0] and "seed-0.parquet" in lines[0]
+    assert "File too large [EFBIG]" in lines[0] and "repeat-0.parquet" in lines[0]
     assert tree(out) == ["suite.toml"]
     assert not [p for p in out.rglob("*") if ".tmp" in p.name]

@@ -19,11 +19,11 @@ import hpbench
 from hpbench import Budget, Optimizer
 from hpbench.journal import Journal
 from hpbench.runner import run_loop
-from hpbench.store import iter_metas
+from hpbench.store import ResultsDir
 from tests.conftest import tree, values_frame
 from tests.toy import ToyProblem
 
-HEADER = {"cell": "toy/x/seed-0", "fingerprint": "abc", "budget": {"amount": 12.0}}
+HEADER = {"cell": "toy/x/repeat-0", "fingerprint": "abc", "budget": {"amount": 12.0}}
 VALUE_COLUMNS = ("trial", "round", "config", "fidelity", "resume_from", "value", "true_value",
                  "test_value", "status", "error", "cost", "cost_fe", "cum_cost", "budget_used",
                  "info")
@@ -178,9 +178,9 @@ def test_sigkill_at_random_moments_then_resume_equals_uninterrupted(cli, plugin_
                                                 "HPBENCH_TEST_STALL_MARK": str(mark)})
     assert _wait_for(mark.exists, proc, "the stalled write")
     _kill(proc)
-    partial = list(out.glob("*/*/.seed-*.parquet.tmp-*"))
+    partial = list(out.glob("*/*/.repeat-*.parquet.tmp-*"))
     assert len(partial) == 1 and partial[0].stat().st_size > 0
-    assert len(list(out.glob("*/*/seed-*.parquet"))) == 1  # the torn file is not a cell
+    assert len(list(out.glob("*/*/repeat-*.parquet"))) == 1  # the torn file is not a cell
 
     # 2-4. at random moments while trials run (one run with two worker processes)
     rng = np.random.default_rng(20240917)
@@ -216,8 +216,8 @@ def test_sigkill_at_random_moments_then_resume_equals_uninterrupted(cli, plugin_
     assert res.returncode == 0, res.stderr
     assert tree(out) == tree(clean)
     assert values_frame(out).equals(values_frame(clean))
-    replayed = [m["execution"]["journal"]["replayed"] for m in iter_metas(out)
+    replayed = [m["execution"]["journal"]["replayed"] for _, m, _ in ResultsDir(out).metas()
                 if "journal" in m.get("execution", {})]
     assert max(replayed) > 0, "a resumed cell should have replayed its journal"
     assert not _journals(out) and not list((out / ".running").iterdir())
-    assert not list(out.glob("*/*/.seed-*.tmp-*"))  # the torn temporary file was removed
+    assert not list(out.glob("*/*/.repeat-*.tmp-*"))  # the torn temporary file was removed

@@ -32,13 +32,13 @@ def test_sigkill_and_resume_equals_uninterrupted(cli, plugin_path, tmp_path):
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
-        done = list(killed.glob("*/*/seed-*.parquet"))
+        done = list(killed.glob("*/*/repeat-*.parquet"))
         if len(done) >= 3:
             break
         time.sleep(0.01)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    partial = list(killed.glob("*/*/seed-*.parquet"))
+    partial = list(killed.glob("*/*/repeat-*.parquet"))
     assert 3 <= len(partial) < 9, "the run should have been killed part-way"
 
     res = cli("run", suite, "--out", killed)

@@ -37,7 +37,7 @@ def test_groups_add_their_own_cells_with_their_own_budget(tmp_path):
     cells = suite.cells()
     assert len(cells) == 2 * 2 * 2 + 1 * 1 * 3
     grouped = [c for c in cells if c.problem == "hartmann6"]
-    assert {c.key for c in grouped} == {f"hartmann6/random/seed-{r}" for r in range(3)}
+    assert {c.key for c in grouped} == {f"hartmann6/random/repeat-{r}" for r in range(3)}
     assert {c.budget.amount for c in grouped} == {4.0}
     assert {c.budget.amount for c in cells if c.problem != "hartmann6"} == {10.0}
     # top-level settings reach every group's optimizer of that name

@@ -14,9 +14,9 @@ import pytest
 import hpbench
 from hpbench import Budget
 from hpbench.analysis.load import load
+from hpbench.cell import Cell
 from hpbench.execute import execute_cell
 from hpbench.runner import run_loop
-from hpbench.suite import Cell
 from tests.optimizers.mf_toy import EpochProblem
 from tests.optimizers.test_hypergradient import QuadraticHG
 
@@ -67,7 +67,7 @@ def test_cost_and_incumbent_in_memory(name, problem_name):
 @pytest.mark.parametrize("name", OPTIMIZERS)
 def test_stored_cells_and_analysis(name, tmp_path):
     for problem_name in PROBLEMS:
-        cell = Cell("fair", problem_name, name, 0, 7, Budget(BUDGET))
+        cell = Cell(problem_name, name, Budget(BUDGET), repeat=0, master_seed=7, suite="fair")
         outcome = execute_cell(cell, tmp_path)
         entry = hpbench.registry.get_entry("optimizer", name)
         if "hypergradient" in entry.requires:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 
-from hpbench.store import iter_metas
+from hpbench.store import ResultsDir
 from tests.conftest import values_frame
 from tests.hpbench.test_journal import _journals, _kill, _start, _wait_for
 
@@ -35,7 +35,7 @@ def test_killed_torch_cell_replays_its_journal(cli, plugin_path, tmp_path):
     assert res.returncode == 0, res.stderr
     n_trials = len(values_frame(clean))
     assert n_trials >= 6, n_trials
-    meta = next(iter_metas(clean))
+    meta = next((m for _, m, _ in ResultsDir(clean).metas()))
     assert meta["execution"]["journal"]["replayed"] == 0, "journal is on by default for torch"
 
     proc = _start(plugin_path, suite, out, "--journal", "auto")
@@ -47,6 +47,6 @@ def test_killed_torch_cell_replays_its_journal(cli, plugin_path, tmp_path):
     res = cli("run", suite, "--out", out, "--no-progress")
     assert res.returncode == 0, res.stderr
     assert values_frame(out).equals(values_frame(clean))
-    meta = next(iter_metas(out))
+    meta = next((m for _, m, _ in ResultsDir(out).metas()))
     assert meta["execution"]["journal"]["replayed"] >= 4, json.dumps(meta["execution"])
     assert not _journals(out)

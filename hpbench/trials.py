@@ -1,0 +1,163 @@
+"""Trials: their statuses, the column schema of a cell's trial table, and the recorder that
+fills it.
+
+One row per evaluation. ``TRIAL_COLUMNS`` is the one schema: the runner records it, the store
+writes it, and the analysis reads it (``hpbench.analysis.load`` imports it, it does not repeat
+it). A config is stored twice: as JSON text (``config``) and as one ``param.<name>`` column per
+parameter, whose types follow the space.
+
+============ ======= =================================================================
+column       type    meaning
+============ ======= =================================================================
+trial        int64   0, 1, … in the order the trials were recorded
+round        int64   the ask/tell round the trial belongs to
+config       string  the config as JSON (``json.dumps``; inactive parameters absent)
+fidelity     float64 the fidelity evaluated at (full fidelity when the problem has one)
+resume_from  int64   the trial whose checkpoint the evaluation continued, else null
+value        float64 what the optimizer was told (NaN unless ``status`` is ``ok``)
+true_value   float64 the noise-free value where the problem knows it
+test_value   float64 a score on data the optimizer never sees, where the problem has one
+status       string  a ``TrialStatus``: ok, failed, timeout
+error        string  why a trial failed ("" when ok)
+cost         float64 the problem's own cost units (0 when it reported none)
+cost_fe      float64 the full-fidelity-equivalent cost charged to an evaluations budget
+cum_cost     float64 running sum of ``cost``
+budget_used  float64 the cell's budget spent after this trial, in the budget's unit
+ask_s        float64 seconds in ``ask``, shared evenly among the round's suggestions
+eval_s       float64 seconds evaluating
+tell_s       float64 seconds in ``tell``, shared evenly among the round's observations
+t_start      float64 wall clock (``time.time()``) when the evaluation started
+t_end        float64 wall clock when it ended
+info         string  the evaluation's free-form extras as JSON ("" when none)
+============ ======= =================================================================
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class TrialStatus(StrEnum):
+    """How one evaluation ended. A ``str``: ``TrialStatus.OK == "ok"``."""
+
+    OK = "ok"
+    FAILED = "failed"  # the objective raised, returned NaN / infinity, or its process died
+    TIMEOUT = "timeout"  # killed after the cell's per-trial timeout
+
+
+class CellStatus(StrEnum):
+    """How one cell ended."""
+
+    DONE = "done"  # the budget was spent, or the optimizer had nothing more to suggest
+    FAILED = "failed"  # the optimizer broke the contract or raised; trials so far are kept
+    NOT_APPLICABLE = "not-applicable"  # the problem lacks a capability the optimizer needs
+
+
+#: the trial columns in order, with their Arrow types (``param.<name>`` columns follow)
+TRIAL_COLUMNS: dict[str, str] = {
+    "trial": "int64", "round": "int64", "config": "string", "fidelity": "float64",
+    "resume_from": "int64", "value": "float64", "true_value": "float64",
+    "test_value": "float64", "status": "string", "error": "string", "cost": "float64",
+    "cost_fe": "float64", "cum_cost": "float64", "budget_used": "float64", "ask_s": "float64",
+    "eval_s": "float64", "tell_s": "float64", "t_start": "float64", "t_end": "float64",
+    "info": "string",
+}
+PARAM_PREFIX = "param."
+
+
+def arrow_schema(columns: list[str] | None = None):
+    """The ``pyarrow`` schema of ``columns`` (default: every trial column)."""
+    import pyarrow as pa
+
+    names = list(TRIAL_COLUMNS) if columns is None else columns
+    return pa.schema([(c, getattr(pa, TRIAL_COLUMNS[c])()) for c in names])
+
+
+def empty_columns(params: list[str]) -> dict[str, list]:
+    cols: dict[str, list] = {c: [] for c in TRIAL_COLUMNS}
+    for p in params:
+        cols[PARAM_PREFIX + p] = []
+    return cols
+
+
+class TrialRecorder:
+    """The trial table of one cell, column by column, filled one trial at a time.
+
+    ``record`` appends one row. It is most of the engine's own cost per trial on a
+    microsecond objective, so it appends through bound methods rather than a dict lookup and
+    an attribute lookup per column.
+    """
+
+    def __init__(self, params: list[str]) -> None:
+        self.params = params
+        self.columns = empty_columns(params)
+        self._append = tuple(self.columns[c].append for c in TRIAL_COLUMNS)
+        self._params = [(self.columns[PARAM_PREFIX + p].append, p) for p in params]
+
+    def __len__(self) -> int:
+        return len(self.columns["trial"])
+
+    def record(self, trial: int, rnd: int, config: dict[str, Any], config_text: str | None,
+               fidelity: float | None, resume_from: int | None, value: float,
+               true_value: float, test_value: float, status: TrialStatus, error: str,
+               cost: float, cost_fe: float, cum_cost: float, budget_used: float, ask_s: float,
+               eval_s: float, t_start: float, t_end: float, info: str) -> None:
+        (a_trial, a_round, a_config, a_fidelity, a_resume, a_value, a_true, a_test, a_status,
+         a_error, a_cost, a_cost_fe, a_cum, a_used, a_ask, a_eval, a_tell, a_start, a_end,
+         a_info) = self._append
+        a_trial(trial)
+        a_round(rnd)
+        a_config(config_text)
+        for add, p in self._params:
+            add(config.get(p))
+        a_fidelity(fidelity)
+        a_resume(resume_from)
+        a_value(value)
+        a_true(true_value)
+        a_test(test_value)
+        a_status(status)
+        a_error(error)
+        a_cost(cost)
+        a_cost_fe(cost_fe)
+        a_cum(cum_cost)
+        a_used(budget_used)
+        a_ask(ask_s)
+        a_eval(eval_s)
+        a_tell(0.0)
+        a_start(t_start)
+        a_end(t_end)
+        a_info(info)
+
+    def share_tell(self, n: int, seconds: float) -> None:
+        """Give each of the last ``n`` trials an equal share of a ``tell`` that took
+        ``seconds``."""
+        col = self.columns["tell_s"]
+        share = seconds / n
+        for i in range(len(col) - n, len(col)):
+            col[i] = share
+
+
+@dataclass
+class CellResult:
+    """The trials of one cell, column-wise, and how the cell ended."""
+
+    columns: dict[str, list]
+    params: list[str]
+    status: CellStatus = CellStatus.DONE
+    reason: str = ""  # why it stopped: "budget", "optimizer-exhausted", an error, …
+    error: str = ""  # the traceback when the optimizer failed
+    spent: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def n_trials(self) -> int:
+        return len(self.columns["trial"])
+
+    @classmethod
+    def empty(cls, params: list[str], status: CellStatus, reason: str, *, error: str = "",
+              extra: dict[str, Any] | None = None) -> CellResult:
+        """A cell that recorded no trial (not applicable, or lost before it ran)."""
+        return cls(columns=empty_columns(params), params=params, status=status, reason=reason,
+                   error=error, extra=dict(extra or {}))
