@@ -6,4 +6,6 @@ columns), ``curves`` (sampling on budget grids, bands), ``regret`` (regret curve
 normalized regret), ``ranks``, ``stats`` (Friedman, critical differences, Mann-Whitney against
 the best), ``profiles`` (COCO ECDF, Dolan-Moré), ``overfit`` (validation versus test),
 ``overhead``, ``tables`` and ``style`` (colours, markers, fingerprint footer, saving).
+Each figure is one function registered with ``@registry.figure(...)`` in the module that
+computes it; ``report`` draws every registered figure and lays out the report from them.
 """

@@ -91,8 +91,8 @@ def step_lookup(codes: np.ndarray, x: np.ndarray, y: np.ndarray, q_codes: np.nda
 class Cube:
     """A best-so-far column of every cell at common budget points.
 
-    ``values[p, o, s, g]``: e.g. regret of problem ``problems[p]``, optimizer
-    ``optimizers[o]``, repeat ``seeds[s]`` after spending the budget share ``points[g]``;
+    ``values[p, o, r, g]``: e.g. regret of problem ``problems[p]``, optimizer
+    ``optimizers[o]``, repeat ``repeats[r]`` after spending the budget share ``points[g]``;
     ``inf`` where the cell had no incumbent yet, NaN where the cell does not exist (not run,
     or not applicable).
     """
@@ -100,7 +100,7 @@ class Cube:
     values: np.ndarray
     problems: list[str]
     optimizers: list[str]
-    seeds: list[int]
+    repeats: list[int]
     points: np.ndarray
 
     def present(self) -> np.ndarray:
@@ -131,7 +131,7 @@ def cubes(results: Results, points: Sequence[float] | np.ndarray,
     trials = results.trials
     problems = results.problem_names
     optimizers = results.optimizers
-    seeds = sorted(cells["seed"].unique().tolist())
+    repeats = sorted(cells["repeat"].unique().tolist())
     with_rows = cells.index[cells["n_rows"] > 0].to_numpy()
     g = len(points)
     row = lookup_rows(trials["cell"].to_numpy(), trials["frac"].to_numpy(dtype=float),
@@ -139,16 +139,16 @@ def cubes(results: Results, points: Sequence[float] | np.ndarray,
     sub = cells.loc[with_rows]
     p_idx = pd.Index(problems).get_indexer(sub["problem"])
     o_idx = pd.Index(optimizers).get_indexer(sub["optimizer"])
-    s_idx = pd.Index(seeds).get_indexer(sub["seed"])
+    r_idx = pd.Index(repeats).get_indexer(sub["repeat"])
     out = {}
     for column in columns:
         y = trials[column].to_numpy(dtype=float)
         sampled = np.where(row >= 0, y[np.maximum(row, 0)] if len(y) else np.nan, np.inf)
         # no incumbent yet is +inf (worse than anything), not missing
         sampled = np.where(np.isnan(sampled), np.inf, sampled).reshape(len(with_rows), g)
-        values = np.full((len(problems), len(optimizers), len(seeds), g), np.nan)
-        values[p_idx, o_idx, s_idx] = sampled
-        out[column] = Cube(values, list(problems), list(optimizers), seeds, points)
+        values = np.full((len(problems), len(optimizers), len(repeats), g), np.nan)
+        values[p_idx, o_idx, r_idx] = sampled
+        out[column] = Cube(values, list(problems), list(optimizers), repeats, points)
     return out
 
 
@@ -264,7 +264,7 @@ def all_problem_curves(results: Results, axis: str = "evaluations", n: int = 200
     ``axis``: ``"evaluations"`` (full-fidelity-equivalent evaluations spent, or the number
     of evaluations when the budget is not counted in evaluations), ``"cost"`` (cumulative
     cost) or ``"wall"`` (seconds since the cell's first trial started). Returns a tidy frame
-    (problem, optimizer — categoricals —, seed, g, x, regret) with ``inf`` before a cell's
+    (problem, optimizer — categoricals —, repeat, g, x, regret) with ``inf`` before a cell's
     first incumbent.
     """
     column = AXIS_COLUMNS.get(axis)
@@ -275,7 +275,7 @@ def all_problem_curves(results: Results, axis: str = "evaluations", n: int = 200
     cells = all_cells[all_cells["n_rows"] > 0]
     if problems is not None:
         cells = cells[cells["problem"].isin(list(problems))]
-    empty = pd.DataFrame(columns=["problem", "optimizer", "seed", "g", "x", "regret"])
+    empty = pd.DataFrame(columns=["problem", "optimizer", "repeat", "g", "x", "regret"])
     if cells.empty:
         return empty
     code = t["cell"].to_numpy()
@@ -307,13 +307,13 @@ def all_problem_curves(results: Results, axis: str = "evaluations", n: int = 200
         "problem": pd.Categorical.from_codes(all_cells["problem_code"].to_numpy()[qc], names),
         "optimizer": pd.Categorical.from_codes(all_cells["optimizer_code"].to_numpy()[qc],
                                                opt_names),
-        "seed": all_cells["seed"].to_numpy()[qc], "g": np.concatenate(q_g), "x": qx,
+        "repeat": all_cells["repeat"].to_numpy()[qc], "g": np.concatenate(q_g), "x": qx,
         "regret": np.where(np.isnan(vals), np.inf, vals)})
 
 
 def problem_curves(results: Results, problem: str, axis: str = "evaluations",
                    n: int = 200) -> pd.DataFrame:
-    """``all_problem_curves`` for one problem (columns optimizer, seed, g, x, regret)."""
+    """``all_problem_curves`` for one problem (columns optimizer, repeat, g, x, regret)."""
     out = all_problem_curves(results, axis, n, problems=[problem])
     return out.drop(columns="problem").reset_index(drop=True)
 
@@ -331,15 +331,15 @@ def summarize(curves: pd.DataFrame, kind: str = "iqr", *, seed: int = 0,
         return pd.DataFrame(columns=cols)
     k_code = curves.groupby(by, sort=False, observed=True).ngroup().to_numpy()
     n_keys = int(k_code.max()) + 1
-    s_code, _ = pd.factorize(curves["seed"], sort=True)
+    r_code, _ = pd.factorize(curves["repeat"], sort=True)
     if "g" in curves:
         x_code = curves["g"].to_numpy()
         n_x = int(x_code.max()) + 1
     else:
         x_code, x_vals = pd.factorize(curves["x"], sort=True)
         n_x = len(x_vals)
-    arr = np.full((n_keys, s_code.max() + 1, n_x), np.nan)
-    arr[k_code, s_code, x_code] = curves["regret"].to_numpy(dtype=float)
+    arr = np.full((n_keys, r_code.max() + 1, n_x), np.nan)
+    arr[k_code, r_code, x_code] = curves["regret"].to_numpy(dtype=float)
     xs = np.full((n_keys, n_x), np.nan)
     xs[k_code, x_code] = curves["x"].to_numpy(dtype=float)
     c, lo, hi = band(arr, kind, rng=np.random.default_rng(seed), axis=1)

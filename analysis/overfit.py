@@ -12,6 +12,7 @@ test value any run reached on the same problem instance (no test optimum is know
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -19,7 +20,11 @@ import pandas as pd
 from hpbench.analysis import style
 from hpbench.analysis.curves import Cube, quantiles
 from hpbench.analysis.load import FLOOR, Results
+from hpbench.analysis.registry import figure
 from hpbench.analysis.regret import _safe, budget_axis
+
+if TYPE_CHECKING:  # pragma: no cover
+    from hpbench.analysis.report import Analysis
 
 
 def problems_with_test(results: Results) -> list[str]:
@@ -29,13 +34,13 @@ def problems_with_test(results: Results) -> list[str]:
 
 def final_pairs(results: Results) -> pd.DataFrame:
     """The last incumbent of each cell of a problem with test values: problem, optimizer,
-    seed, val_regret, test_regret."""
+    repeat, val_regret, test_regret."""
     cells = results.cells
     keep = cells[(cells["n_rows"] > 0) & cells["problem"].isin(problems_with_test(results))]
     ends = np.cumsum(cells["n_rows"].to_numpy()) - 1
     last = ends[keep.index.to_numpy()]
     t = results.trials
-    out = keep[["problem", "optimizer", "seed"]].copy()
+    out = keep[["problem", "optimizer", "repeat"]].copy()
     out["val_regret"] = t["val_regret"].to_numpy()[last]
     out["test_regret"] = t["test_regret"].to_numpy()[last]
     return out.reset_index(drop=True)
@@ -126,3 +131,11 @@ def write_overfit_figures(results: Results, out: Path, val: Cube, test: Cube) ->
         paths += style.save(fig, out / "overfit" / _safe(problem),
                             fingerprint=results.fingerprint, title=f"overfit {problem}")
     return paths
+
+
+@figure("overfit", section="overfit", order=10)
+def overfit_figures(a: Analysis, out: Path) -> list[Path]:
+    """``overfit/<problem>`` for problems with test values; none without."""
+    if a.overfit_cubes is None:
+        return []
+    return write_overfit_figures(a.results, out, *a.overfit_cubes)

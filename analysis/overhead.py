@@ -11,11 +11,18 @@ shows the median per bin with the interquartile range — the growth of model-ba
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 
 from hpbench.analysis import style
 from hpbench.analysis.load import Results
+from hpbench.analysis.registry import figure
+
+if TYPE_CHECKING:  # pragma: no cover
+    from hpbench.analysis.report import Analysis
 
 
 def overhead(results: Results, bins: int = 24) -> pd.DataFrame:
@@ -63,3 +70,9 @@ def plot_overhead(results: Results, data: pd.DataFrame) -> tuple[object, pd.Data
     style.legend_below(fig, ax, ncols=min(6, len(results.optimizers)))
     style.add_footer(fig, results.suite, results.fingerprint)
     return fig, pd.concat(drawn, ignore_index=True) if drawn else pd.DataFrame()
+
+
+@figure("overhead", section="overhead", order=10, caption="ask + tell seconds per trial")
+def overhead_figure(a: Analysis, out: Path) -> list[Path]:
+    fig, _ = plot_overhead(a.results, a.overhead)
+    return style.save(fig, out / "overhead", fingerprint=a.results.fingerprint)

@@ -20,13 +20,20 @@ instances on which optimizer s needed at most α times the budget of the fastest
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 
 from hpbench.analysis import style
 from hpbench.analysis.curves import Cube
 from hpbench.analysis.load import Results
+from hpbench.analysis.registry import figure
 from hpbench.analysis.regret import budget_axis
+
+if TYPE_CHECKING:  # pragma: no cover
+    from hpbench.analysis.report import Analysis
 
 
 def target_scale(results: Results) -> pd.Series:
@@ -56,7 +63,7 @@ def ecdf(c: Cube, tgt: pd.DataFrame) -> pd.DataFrame:
     total = np.zeros((o_n, g_n))
     for p, problem in enumerate(c.problems):
         t = np.sort(tgt.loc[problem].to_numpy(dtype=float))
-        vals = c.values[p]  # (O, S, G)
+        vals = c.values[p]  # (O, R, G)
         present = ~np.isnan(vals)
         # how many targets are ≥ the regret (inf reaches none)
         count = len(t) - np.searchsorted(t, np.where(present, vals, np.inf), side="left")
@@ -99,7 +106,7 @@ def plot_ecdf(results: Results, data: pd.DataFrame, n_targets: int
 
 def runtimes(results: Results, tau: float = 1e-3, x: str = "evals") -> pd.DataFrame:
     """Budget each cell needed to reach regret ≤ tau·r0 of its problem: one row per cell
-    (problem, optimizer, seed, runtime), ``inf`` when it never did."""
+    (problem, optimizer, repeat, runtime), ``inf`` when it never did."""
     t = results.trials
     target = (tau * target_scale(results)).reindex(results.problem_names).to_numpy()
     codes = t["problem"].cat.codes.to_numpy()
@@ -108,7 +115,7 @@ def runtimes(results: Results, tau: float = 1e-3, x: str = "evals") -> pd.DataFr
     first = pd.Series(np.where(hit, t[x].to_numpy(dtype=float), np.inf)).groupby(
         t["cell"].to_numpy()).min()
     cells = results.cells[results.cells["n_rows"] > 0]
-    out = cells[["problem", "optimizer", "seed"]].copy()
+    out = cells[["problem", "optimizer", "repeat"]].copy()
     out["runtime"] = first.reindex(cells.index).to_numpy()
     return out.reset_index(drop=True)
 
@@ -120,7 +127,7 @@ def performance_profile(rt: pd.DataFrame) -> pd.DataFrame:
     Ratios are runtime / best runtime on the instance; an instance nobody solved gives every
     optimizer an infinite ratio. The α grid holds 1 and every finite ratio, so the step
     function is exact."""
-    wide = rt.pivot_table(index=["problem", "seed"], columns="optimizer", values="runtime",
+    wide = rt.pivot_table(index=["problem", "repeat"], columns="optimizer", values="runtime",
                           aggfunc="first", observed=True)
     w = wide.to_numpy(dtype=float)
     with np.errstate(invalid="ignore"):
@@ -170,3 +177,16 @@ def plot_performance_profile(results: Results, data: pd.DataFrame, tau: float
     style.add_footer(fig, results.suite, results.fingerprint)
     return fig, pd.concat(drawn, ignore_index=True) if drawn else pd.DataFrame()
 
+
+@figure("ecdf", section="aggregates", order=30,
+        caption="COCO-style runtime ECDF over (problem, repeat, target)")
+def ecdf_figure(a: Analysis, out: Path) -> list[Path]:
+    fig, _ = plot_ecdf(a.results, a.ecdf, a.targets.shape[1])
+    return style.save(fig, out / "ecdf", fingerprint=a.results.fingerprint)
+
+
+@figure("performance_profile", section="aggregates", order=40,
+        caption=lambda a, png: f"Dolan-Moré performance profile (regret ≤ {a.tau:g}·r0)")
+def performance_profile_figure(a: Analysis, out: Path) -> list[Path]:
+    fig, _ = plot_performance_profile(a.results, a.profile, a.tau)
+    return style.save(fig, out / "performance_profile", fingerprint=a.results.fingerprint)

@@ -11,6 +11,9 @@ is left out of that block's ranking.
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 from scipy.stats import rankdata
@@ -18,11 +21,15 @@ from scipy.stats import rankdata
 from hpbench.analysis import style
 from hpbench.analysis.curves import Cube
 from hpbench.analysis.load import Results
+from hpbench.analysis.registry import figure
 from hpbench.analysis.regret import budget_axis
+
+if TYPE_CHECKING:  # pragma: no cover
+    from hpbench.analysis.report import Analysis
 
 
 def rank_cube(c: Cube) -> np.ndarray:
-    """Rank of each cell among the optimizers of its block: shape (P, O, S, G), NaN where
+    """Rank of each cell among the optimizers of its block: shape (P, O, R, G), NaN where
     the cell does not exist."""
     return rankdata(c.values, axis=1, method="average", nan_policy="omit")
 
@@ -35,7 +42,7 @@ def average_ranks(c: Cube) -> pd.DataFrame:
     n = present.sum(axis=(0, 2))  # (O, G)
     with np.errstate(invalid="ignore"):
         mean = np.nansum(ranks, axis=(0, 2)) / n
-    size = present.sum(axis=1)  # (P, S, G): optimizers per block
+    size = present.sum(axis=1)  # (P, R, G): optimizers per block
     o_idx, g_idx = np.meshgrid(np.arange(len(c.optimizers)), np.arange(len(c.points)),
                                indexing="ij")
     n_nonempty = (size > 0).sum(axis=(0, 1))
@@ -74,3 +81,10 @@ def plot_ranks(results: Results, data: pd.DataFrame) -> tuple[object, pd.DataFra
     style.legend_below(fig, ax, ncols=min(6, k))
     style.add_footer(fig, results.suite, results.fingerprint)
     return fig, pd.concat(drawn, ignore_index=True) if drawn else pd.DataFrame()
+
+
+@figure("ranks", section="aggregates", order=20,
+        caption="mean rank over (problem, repeat) blocks")
+def ranks_figure(a: Analysis, out: Path) -> list[Path]:
+    fig, _ = plot_ranks(a.results, a.ranks)
+    return style.save(fig, out / "ranks", fingerprint=a.results.fingerprint)

@@ -22,6 +22,7 @@ Random Search for Machine Learning Hyperparameter Tuning", PMLR 133, 2021; bayes
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -37,6 +38,10 @@ from hpbench.analysis.curves import (
     summarize,
 )
 from hpbench.analysis.load import FLOOR, Results
+from hpbench.analysis.registry import figure
+
+if TYPE_CHECKING:  # pragma: no cover
+    from hpbench.analysis.report import Analysis
 
 AXES = {
     "evaluations": "evaluations",
@@ -109,7 +114,7 @@ def plot_problem(results: Results, problem: str, *, kind: str = "iqr",
     axs = np.atleast_1d(axs)
     drawn: dict[str, pd.DataFrame] = {}
     repeats = int(results.cells[results.cells["problem"] == problem]
-                  .groupby("optimizer")["seed"].nunique().max())
+                  .groupby("optimizer")["repeat"].nunique().max())
     for ax, axis in zip(axs, axes):
         summary = data[axis] if data and axis in data else \
             problem_summary(results, problem, axis, kind, n)
@@ -272,3 +277,19 @@ def write_problem_figures(results: Results, out: Path, kind: str = "iqr",
 
 def _safe(name: str) -> str:
     return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)
+
+
+@figure("regret", section="problems", order=10)
+def regret_figures(a: Analysis, out: Path) -> list[Path]:
+    """``regret/<problem>``: one figure per problem (evaluations, cost, wall time)."""
+    return write_problem_figures(a.results, out, a.band, a.curves)
+
+
+@figure("normalized_regret", section="aggregates", order=10,
+        caption="normalized regret (bayesmark): optimum = 0, random search's median = 1")
+def normalized_figure(a: Analysis, out: Path) -> list[Path]:
+    """``normalized_regret``; none without random search in the results."""
+    if a.normalized is None:
+        return []
+    fig, _ = plot_normalized(a.results, a.normalized)
+    return style.save(fig, out / "normalized_regret", fingerprint=a.results.fingerprint)

@@ -2,7 +2,9 @@
 
 ``make_figures(results_dir)`` is what ``hpbench figures DIR``, ``make figures`` and the end of
 ``make bench`` call. It loads the folder once (``hpbench.analysis.load``), computes everything
-(``analyse``: no drawing, so its cost can be measured on its own), then draws and writes:
+(``analyse``: no drawing, so its cost can be measured on its own), then draws every figure of
+the registry (``hpbench.analysis.registry``: each is one decorated function in its own
+module) and writes:
 
 * ``regret/<problem>.{pdf,png}`` — regret curves against evaluations, cost and wall time;
 * ``normalized_regret``, ``ranks``, ``cd_<budget>``, ``ecdf``, ``performance_profile``,
@@ -24,9 +26,20 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from hpbench.analysis import overfit, overhead, profiles, ranks, regret, stats, style, tables
+from hpbench.analysis import (
+    overfit,
+    overhead,
+    profiles,
+    ranks,
+    registry,
+    regret,
+    stats,
+    style,
+    tables,
+)
 from hpbench.analysis.curves import BANDS, Cube, budget_points, cube, cubes
 from hpbench.analysis.load import Results, load
+from hpbench.store import ResultsDir
 
 DEFAULT_BUDGETS = (0.25, 0.5, 1.0)
 PROBLEM_AXES = ("evaluations", "cost", "wall")
@@ -190,36 +203,10 @@ def analyse(results: Results, *, band: str = "iqr", budgets: Sequence[float] | N
                     seconds=seconds)
 
 
-def _slug(label: str) -> str:
-    return "".join(ch if ch.isalnum() else "_" for ch in label).strip("_")
-
-
 def write_figures(a: Analysis, out: Path) -> dict[str, list[Path]]:
-    """Draw and save every figure; returns the files per section of the report."""
-    r = a.results
-    fp = r.fingerprint
-    made: dict[str, list[Path]] = {}
-    made["regret"] = regret.write_problem_figures(r, out, a.band, a.curves)
-    if a.normalized is not None:
-        fig, _ = regret.plot_normalized(r, a.normalized)
-        made["normalized"] = style.save(fig, out / "normalized_regret", fingerprint=fp)
-    fig, _ = ranks.plot_ranks(r, a.ranks)
-    made["ranks"] = style.save(fig, out / "ranks", fingerprint=fp)
-    made["cd"] = []
-    for label, res in a.friedman.items():
-        if res is None:
-            continue
-        fig, _ = stats.plot_cd(r, res, label)
-        made["cd"] += style.save(fig, out / f"cd_{_slug(label)}", fingerprint=fp)
-    fig, _ = profiles.plot_ecdf(r, a.ecdf, a.targets.shape[1])
-    made["ecdf"] = style.save(fig, out / "ecdf", fingerprint=fp)
-    fig, _ = profiles.plot_performance_profile(r, a.profile, a.tau)
-    made["profile"] = style.save(fig, out / "performance_profile", fingerprint=fp)
-    if a.overfit_cubes is not None:
-        made["overfit"] = overfit.write_overfit_figures(r, out, *a.overfit_cubes)
-    fig, _ = overhead.plot_overhead(r, a.overhead)
-    made["overhead"] = style.save(fig, out / "overhead", fingerprint=fp)
-    return made
+    """Draw and save every registered figure (``hpbench.analysis.registry``); returns the
+    files per figure name."""
+    return registry.draw_all(a, out)
 
 
 def write_tables(a: Analysis, out: Path) -> dict[str, dict[str, str]]:
@@ -232,9 +219,9 @@ def write_tables(a: Analysis, out: Path) -> dict[str, dict[str, str]]:
         vb = a.versus_best[label]
         md = tables.regret_markdown(vb, r.problem_names, r.optimizers, refs, label)
         tex = tables.regret_latex(vb, r.problem_names, r.optimizers, refs, label,
-                                  label=f"tab:regret-{_slug(label)}")
+                                  label=f"tab:regret-{style.slug(label)}")
         csv = vb.assign(budget=label, reference=vb["problem"].map(refs))
-        name = f"regret_{_slug(label)}"
+        name = f"regret_{style.slug(label)}"
         tables.write_all(tdir, name, markdown=md, latex=tex, csv=csv)
         written[name] = {"title": f"Regret at {label}", "markdown": md, "latex": tex,
                          "html": tables.regret_html(vb, r.problem_names, r.optimizers, refs,
@@ -303,61 +290,54 @@ td:first-child, th:first-child { text-align: left; } pre { background: #f6f6f6; 
 """
 
 
-def write_html(a: Analysis, out: Path, figs: dict[str, list[Path]],
-               tabs: dict[str, dict[str, str]]) -> Path:
-    """``report.html``: every figure (PNG, linked to its PDF) and table, the suite
-    definition, versions, git revision and notes."""
+def _figure_html(out: Path, png: Path, caption: str) -> str:
+    """A PNG linked to its PDF, with its caption."""
+    e = html.escape
+    rel = png.relative_to(out).as_posix()
+    pdf = png.with_suffix(".pdf").relative_to(out).as_posix()
+    return (f"<figure><a href='{e(pdf)}'><img src='{e(rel)}' alt='{e(png.stem)}'></a>"
+            f"<figcaption>{e(caption)}</figcaption></figure>")
+
+
+def _section_html(out: Path, sec: registry.Section, pngs: list[tuple[Path, str]]
+                  ) -> list[str]:
+    head = f"<h2>{html.escape(sec.title)}</h2>"
+    parts = [_figure_html(out, png, caption) for png, caption in pngs]
+    if sec.grid:
+        return [head + "<div class='grid'>", *parts, "</div>"]
+    return [head, *parts]
+
+
+def _tables_html(tabs: dict[str, dict[str, str]]) -> list[str]:
+    return [f"<h2>{html.escape(registry.TABLES.title)}</h2>",
+            *(f"<h3>{html.escape(t['title'])}</h3>{t['html']}" for t in tabs.values())]
+
+
+def _head_html(a: Analysis) -> list[str]:
+    """The title, what the folder holds, and the notes."""
     r = a.results
     e = html.escape
-
-    def fig(paths: list[Path], caption: str) -> str:
-        parts = []
-        for png in [p for p in paths if p.suffix == ".png"]:
-            rel = png.relative_to(out).as_posix()
-            pdf = png.with_suffix(".pdf").relative_to(out).as_posix()
-            parts.append(f"<figure><a href='{e(pdf)}'><img src='{e(rel)}' alt='{e(png.stem)}'>"
-                         f"</a><figcaption>{e(caption or png.stem)}</figcaption></figure>")
-        return "\n".join(parts)
-
-    versions, revisions, hosts = _environment(r)
-    n_cells = len(r.cells)
     status = r.cells["status"].value_counts().to_dict()
     common = r.common_budget()
     budget = f"{common[0]:g} {common[1]}" if common else "differs by problem"
     body = [f"<h1>hpbench report: suite {e(r.suite)}</h1>",
             f"<p>fingerprint <code>{e(r.fingerprint)}</code> (from {e(r.fingerprint_source)});"
-            f" {len(r.problem_names)} problems × {len(r.optimizers)} optimizers; {n_cells} "
+            f" {len(r.problem_names)} problems × {len(r.optimizers)} optimizers; {len(r.cells)} "
             f"cells ({', '.join(f'{v} {k}' for k, v in status.items())}); "
             f"{len(r.trials):,} trials; budget {e(budget)}; bands: {e(BANDS[a.band])}.</p>"]
     notes = r.notes + a.notes
     if notes:
         body.append("<h2>Notes</h2><ul>" + "".join(f"<li>{e(n)}</li>" for n in notes)
                     + "</ul>")
-    body.append("<h2>Aggregates over problems</h2>")
-    if "normalized" in figs:
-        body.append(fig(figs["normalized"], "normalized regret (bayesmark): optimum = 0, "
-                                            "random search's median = 1"))
-    body.append(fig(figs["ranks"], "mean rank over (problem, repeat) blocks"))
-    body.append(fig(figs["ecdf"], "COCO-style runtime ECDF over (problem, repeat, target)"))
-    body.append(fig(figs["profile"], f"Dolan-Moré performance profile (regret ≤ {a.tau:g}·r0)"))
-    if figs.get("cd"):
-        body.append("<h2>Statistics</h2>")
-        for png in [p for p in figs["cd"] if p.suffix == ".png"]:
-            label = png.stem.removeprefix("cd_").replace("_", " ")
-            body.append(fig([png], f"critical-difference diagram at {label}"))
-    body.append("<h2>Tables</h2>")
-    for _name, t in tabs.items():
-        body.append(f"<h3>{e(t['title'])}</h3>{t['html']}")
-    body.append("<h2>Regret per problem</h2><div class='grid'>")
-    body.append(fig(figs["regret"], ""))
-    body.append("</div>")
-    if figs.get("overfit"):
-        body.append("<h2>Validation versus test</h2>")
-        body.append(fig(figs["overfit"], ""))
-    body.append("<h2>Optimizer overhead</h2>")
-    body.append(fig(figs["overhead"], "ask + tell seconds per trial"))
-    body.append("<h2>Suite definition</h2>")
-    body.append(f"<pre>{e(r.suite_toml or '(no suite.toml in the results folder)')}</pre>")
+    return body
+
+
+def _appendix_html(r: Results) -> list[str]:
+    """The suite definition, run.json, the environment and the footer."""
+    e = html.escape
+    versions, revisions, hosts = _environment(r)
+    body = ["<h2>Suite definition</h2>",
+            f"<pre>{e(r.suite_toml or '(no suite.toml in the results folder)')}</pre>"]
     if r.run_info:
         info = {k: v for k, v in r.run_info.items() if k not in ("versions",)}
         body.append(f"<details><summary>run.json</summary><pre>"
@@ -369,9 +349,24 @@ def write_html(a: Analysis, out: Path, figs: dict[str, list[Path]],
                           for k, v in versions.items()) + "</tbody></table>")
     body.append(f"<p class='footer'>{e(style.footer_text(r.suite, r.fingerprint))} · "
                 f"generated {time.strftime('%Y-%m-%d %H:%M:%S')}</p>")
+    return body
+
+
+def write_html(a: Analysis, out: Path, figs: dict[str, list[Path]],
+               tabs: dict[str, dict[str, str]]) -> Path:
+    """``report.html``: every figure (PNG, linked to its PDF) in its registered section,
+    the tables, the suite definition, versions, git revision and notes."""
+    body = _head_html(a)
+    parts = [(sec.order, _section_html(out, sec, pngs))
+             for sec, pngs in registry.sections(a, figs)]
+    parts.append((registry.TABLES.order, _tables_html(tabs)))
+    for _, lines in sorted(parts, key=lambda part: part[0]):
+        body += lines
+    body += _appendix_html(a.results)
+    e = html.escape
     page = ("<!DOCTYPE html><html><head><meta charset='utf-8'>"
-            f"<title>hpbench report: {e(r.suite)}</title><style>{_CSS}</style></head><body>"
-            + "\n".join(body) + "</body></html>\n")
+            f"<title>hpbench report: {e(a.results.suite)}</title><style>{_CSS}</style>"
+            "</head><body>" + "\n".join(body) + "</body></html>\n")
     path = out / "report.html"
     path.write_text(page, encoding="utf-8")
     return path
@@ -386,8 +381,7 @@ def make_figures(results_dir: Path | str, out_dir: Path | str | None = None,
     95% bootstrap CI). ``budgets``: where statistics and tables are computed — shares of the
     budget in (0, 1] or amounts in its unit; default a quarter, half and all of it.
     """
-    results_dir = Path(results_dir)
-    out = Path(out_dir) if out_dir is not None else results_dir / "figures"
+    out = Path(out_dir) if out_dir is not None else ResultsDir(results_dir).figures
     results = load(results_dir)
     a = analyse(results, band=band, budgets=budgets)
     out.mkdir(parents=True, exist_ok=True)

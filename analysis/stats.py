@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -27,6 +29,10 @@ import pandas as pd
 from hpbench.analysis import style
 from hpbench.analysis.curves import _HUGE, Cube, quantiles
 from hpbench.analysis.load import Results
+from hpbench.analysis.registry import figure
+
+if TYPE_CHECKING:  # pragma: no cover
+    from hpbench.analysis.report import Analysis
 
 POSTHOCS = ("nemenyi", "wilcoxon")
 
@@ -184,6 +190,22 @@ def plot_cd(results: Results, res: FriedmanResult, budget_label: str
     return fig, res.avg_ranks.sort_values()
 
 
+def _cd_caption(a: Analysis, png: Path) -> str:
+    return f"critical-difference diagram at {png.stem.removeprefix('cd_').replace('_', ' ')}"
+
+
+@figure("cd", section="statistics", order=10, caption=_cd_caption)
+def cd_figures(a: Analysis, out: Path) -> list[Path]:
+    """``cd_<budget>``: a critical-difference diagram per budget with a Friedman result."""
+    paths: list[Path] = []
+    for label, res in a.friedman.items():
+        if res is not None:
+            fig, _ = plot_cd(a.results, res, label)
+            paths += style.save(fig, out / f"cd_{style.slug(label)}",
+                                fingerprint=a.results.fingerprint)
+    return paths
+
+
 def mann_whitney(x: np.ndarray, y: np.ndarray, alternative: str = "greater") -> np.ndarray:
     """p-values of Mann-Whitney U tests of each row of ``x`` against the same row of ``y``
     (NaN entries left out), choosing the method per row as scipy's ``"auto"`` does for a
@@ -236,7 +258,7 @@ def versus_best(c: Cube, g: int, *, alpha: float = 0.05, alternative: str = "gre
     """
     if correction not in ("holm", "none"):
         raise ValueError(f"correction must be 'holm' or 'none', got {correction!r}")
-    vals = c.values[:, :, :, g]  # (P, O, S)
+    vals = c.values[:, :, :, g]  # (P, O, R)
     q = quantiles(vals, [0.5, 0.25, 0.75], axis=2)  # (3, P, O)
     finite = np.where(np.isinf(vals), _HUGE, vals)
     n = np.sum(~np.isnan(vals), axis=2)

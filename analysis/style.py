@@ -102,6 +102,11 @@ def save(fig: Figure, stem: Path, *, fingerprint: str = "", title: str = "") -> 
     return [pdf, png]
 
 
+def slug(label: str) -> str:
+    """A label as part of a file name (``"25% of the budget"`` -> ``25__of_the_budget``)."""
+    return "".join(ch if ch.isalnum() else "_" for ch in label).strip("_")
+
+
 def readable_log_ticks(axis) -> None:
     """Plain-number labels at 1-2-5 steps (or 1-2-3-5) on a log axis that spans under two
     decades, where matplotlib labels every minor tick (3×10⁻², 4×10⁻², 6×10⁻², …) and on a

@@ -66,6 +66,7 @@ def generate_results(out: Path, *, n_problems: int = N_PROBLEMS,
     Optimizer 0 is ``random``; the others improve at different rates.
     """
     rng = np.random.default_rng(seed)
+    folder = store.ResultsDir(out)
     optimizers = ["random"] + [f"opt{k:02d}" for k in range(1, n_optimizers)]
     rates = np.concatenate([[0.5], rng.uniform(0.3, 1.5, n_optimizers - 1)])
     trial = np.arange(n_trials, dtype=np.int64)
@@ -116,7 +117,7 @@ def generate_results(out: Path, *, n_problems: int = N_PROBLEMS,
                 table = table.replace_schema_metadata(
                     {store.META_KEY: _meta(problem, optimizer, r, n_trials, optimum, fidelity,
                                            n_trials)})
-                path = store.cell_path(out, problem, optimizer, r)
+                path = folder.cell_path(problem, optimizer, r)
                 path.parent.mkdir(parents=True, exist_ok=True)
                 pq.write_table(table, path, compression="zstd")
                 rows += n_trials

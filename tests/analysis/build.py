@@ -1,4 +1,4 @@
-"""Hand-made result sets, written through the real store (``hpbench.store.write_cell``) with
+"""Hand-made result sets, written through the real store (``ResultsDir.write_cell``) with
 the columns and metadata the runner and ``hpbench.execute`` write.
 
 ``two_optimizers`` is the set most tests check by hand:
@@ -6,18 +6,18 @@ the columns and metadata the runner and ``hpbench.execute`` write.
 p1 — exact optimum 0, budget 4 evaluations, true values per repeat (trial 1 of alpha's
 repeat 2 failed):
 
-    random  s0 [5, 3, 4, 1]      best [5, 3, 3, 1]
-            s1 [3, 6, 2, 2]      best [3, 3, 2, 2]
-            s2 [8, 4, 4, 0.5]    best [8, 4, 4, 0.5]
-    alpha   s0 [4, 1, 0.5, 0.25] best [4, 1, 0.5, 0.25]
-            s1 [3, 3, 0.1, 0.1]  best [3, 3, 0.1, 0.1]
-            s2 [6, ×, 2, 1]      best [6, 6, 2, 1]
+    random  r0 [5, 3, 4, 1]      best [5, 3, 3, 1]
+            r1 [3, 6, 2, 2]      best [3, 3, 2, 2]
+            r2 [8, 4, 4, 0.5]    best [8, 4, 4, 0.5]
+    alpha   r0 [4, 1, 0.5, 0.25] best [4, 1, 0.5, 0.25]
+            r1 [3, 3, 0.1, 0.1]  best [3, 3, 0.1, 0.1]
+            r2 [6, ×, 2, 1]      best [6, 6, 2, 1]
 
 p2 — no optimum (regret vs the best seen on the same instance = repeat), with test values:
 
-    random  s0 [3, 2, 2.5, 1.5]  alpha s0 [2.5, 1, 1.2, 1.1]   instance best 1
-            s1 [4, 4, 1, 1]            s1 [2, 2, 2, 0.5]       instance best 0.5
-            s2 [1, 1, 1, 1]            s2 [3, 2, 1, 0.8]       instance best 0.8
+    random  r0 [3, 2, 2.5, 1.5]  alpha r0 [2.5, 1, 1.2, 1.1]   instance best 1
+            r1 [4, 4, 1, 1]            r1 [2, 2, 2, 0.5]       instance best 0.5
+            r2 [1, 1, 1, 1]            r2 [3, 2, 1, 0.8]       instance best 0.8
 """
 
 from __future__ import annotations
@@ -27,7 +27,8 @@ import math
 from pathlib import Path
 from typing import Any
 
-from hpbench.store import cell_path, write_cell
+from hpbench.store import ResultsDir
+from hpbench.trials import PARAM_PREFIX, empty_columns
 
 FAIL = None  # marks a failed trial in a value list
 
@@ -39,10 +40,7 @@ def cell_columns(values: list[float | None], *, true_values: list[float] | None 
                  t0: float = 1000.0) -> dict[str, list]:
     """The runner's columns for one cell whose trials return ``values`` (None = failed)."""
     n = len(values)
-    cols: dict[str, list] = {k: [] for k in (
-        "trial", "round", "config", "fidelity", "resume_from", "value", "true_value",
-        "test_value", "status", "error", "cost", "cost_fe", "cum_cost", "budget_used",
-        "ask_s", "eval_s", "tell_s", "t_start", "t_end", "info", "param.x")}
+    cols = empty_columns(["x"])  # the trial columns, then param.x
     spent = cum = 0.0
     t = t0
     for i in range(n):
@@ -56,7 +54,7 @@ def cell_columns(values: list[float | None], *, true_values: list[float] | None 
         cols["trial"].append(i)
         cols["round"].append(i)
         cols["config"].append(json.dumps({"x": float(i)}))
-        cols["param.x"].append(float(i))
+        cols[PARAM_PREFIX + "x"].append(float(i))
         cols["fidelity"].append(fid)
         cols["resume_from"].append(None)
         cols["value"].append(float(values[i]) if ok else math.nan)
@@ -99,7 +97,8 @@ def write(out: Path, problem: str, optimizer: str, repeat: int, columns: dict[st
         "versions": {"hpbench": "0.1.0", "numpy": "test"}, "python": "3.11",
         "host": "testhost", "git_revision": "abc123",
     }
-    return write_cell(cell_path(out, problem, optimizer, repeat), columns, meta)
+    folder = ResultsDir(out)
+    return folder.write_cell(folder.cell_path(problem, optimizer, repeat), columns, meta)
 
 
 P1 = {
@@ -121,12 +120,12 @@ def two_optimizers(out: Path, *, with_random: bool = True) -> Path:
     ``with_random=False`` the baseline is renamed ``beta``)."""
     for opt in ("random", "alpha"):
         name = opt if with_random or opt != "random" else "beta"
-        for s in range(3):
-            write(out, "p1", name, s, cell_columns(P1[opt][s]), optimum=0.0)
-            vals = P2[opt][s]
-            test = P2_TEST[opt][s] if s < len(P2_TEST[opt]) else \
+        for r in range(3):
+            write(out, "p1", name, r, cell_columns(P1[opt][r]), optimum=0.0)
+            vals = P2[opt][r]
+            test = P2_TEST[opt][r] if r < len(P2_TEST[opt]) else \
                 [None if v is None else v + 0.1 for v in vals]
-            write(out, "p2", name, s, cell_columns(vals, test_values=test))
+            write(out, "p2", name, r, cell_columns(vals, test_values=test))
     return out
 
 
@@ -138,7 +137,7 @@ def ranked(out: Path, n_problems: int = 4, repeats: int = 5) -> Path:
               "bad": [10, 11, 12, 13, 14]}
     for p in range(n_problems):
         for opt, vals in finals.items():
-            for s in range(repeats):
-                write(out, f"q{p}", opt, s, cell_columns([20.0, vals[s]]), optimum=0.0,
+            for r in range(repeats):
+                write(out, f"q{p}", opt, r, cell_columns([20.0, vals[r]]), optimum=0.0,
                       budget=2)
     return out

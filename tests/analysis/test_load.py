@@ -5,14 +5,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hpbench.analysis.load import ResultsError, load, suite_fingerprint
+from hpbench.analysis.load import COLUMNS, ResultsError, load, suite_fingerprint
 from hpbench.store import CorruptCell, load_results
+from hpbench.trials import TRIAL_COLUMNS
 from tests.analysis.build import cell_columns, two_optimizers, write
 
 
-def _cell(r, problem, optimizer, seed):
+def _cell(r, problem, optimizer, repeat):
     t = r.trials
-    return t[(t["problem"] == problem) & (t["optimizer"] == optimizer) & (t["seed"] == seed)]
+    return t[(t["problem"] == problem) & (t["optimizer"] == optimizer) & (t["repeat"] == repeat)]
 
 
 def test_best_so_far_and_regret_by_hand(tmp_path):
@@ -126,7 +127,7 @@ def test_matches_the_store_loader_row_for_row(tmp_path):
     r = load(tmp_path)
     ref = load_results(tmp_path)
     assert len(ref) == len(r.trials)
-    keys = ["problem", "optimizer", "seed", "trial"]
+    keys = ["problem", "optimizer", "repeat", "trial"]
     a = r.trials[[*keys, "value", "budget_used"]].astype({"problem": str, "optimizer": str})
     b = ref[[*keys, "value", "budget_used"]].astype({"problem": str, "optimizer": str})
     pd.testing.assert_frame_equal(a.sort_values(keys).reset_index(drop=True),
@@ -160,18 +161,58 @@ def test_fingerprint_from_run_json_else_from_the_cells(tmp_path):
 
 def test_suite_order_fixes_the_optimizer_order(tmp_path):
     two_optimizers(tmp_path)
-    (tmp_path / "suite.toml").write_text('name = "h"\noptimizers = ["random", "alpha"]\n')
-    assert load(tmp_path).optimizers == ["random", "alpha"]
+    # names as written (not looked up in the registry); a group's optimizers come after the
+    # suite's own
+    (tmp_path / "suite.toml").write_text(
+        'name = "h"\nproblems = ["p1"]\noptimizers = ["random", "not-run"]\n'
+        '[[groups]]\nproblems = ["p2"]\noptimizers = ["alpha"]\n')
+    r = load(tmp_path)
+    assert r.optimizers == ["random", "alpha"]
+    assert r.suite_toml.startswith('name = "h"')
+
+
+@pytest.mark.parametrize("text", ['name = "h"\noptimizers = ["random", "alpha"]\n',
+                                  "not [toml"])
+def test_an_unreadable_suite_file_leaves_the_alphabetical_order(tmp_path, text):
+    two_optimizers(tmp_path)
+    (tmp_path / "suite.toml").write_text(text)  # the first lacks its problems
+    r = load(tmp_path)
+    assert r.optimizers == ["alpha", "random"]
+    assert r.suite_toml == text  # still shown in the report as it is
 
 
 def test_empty_and_corrupt_folders_are_refused(tmp_path):
     with pytest.raises(ResultsError, match="no cell files"):
         load(tmp_path)
     two_optimizers(tmp_path)
-    bad = tmp_path / "p1" / "alpha" / "seed-0.parquet"
+    bad = tmp_path / "p1" / "alpha" / "repeat-0.parquet"
     bad.write_bytes(b"not parquet")
-    with pytest.raises(CorruptCell, match="seed-0"):
+    with pytest.raises(CorruptCell, match="repeat-0"):
         load(tmp_path)
+
+
+def test_cells_of_the_first_format_seed_k_are_read_as_repeats(tmp_path):
+    new = load(two_optimizers(tmp_path / "new"))
+    old = two_optimizers(tmp_path / "old")
+    for f in old.glob("*/*/repeat-*.parquet"):
+        f.rename(f.with_name(f.name.replace("repeat-", "seed-")))
+    r = load(old)
+    keys = ["problem", "optimizer", "repeat", "trial"]
+    pd.testing.assert_frame_equal(r.trials[[*keys, "regret"]], new.trials[[*keys, "regret"]])
+    assert "seed" not in r.trials and "seed" not in r.cells
+
+
+def test_reads_the_store_columns_it_needs_and_fills_missing_ones(tmp_path):
+    assert set(COLUMNS) <= set(TRIAL_COLUMNS)  # the store's names, not a copy of its schema
+    cols = cell_columns([3.0, 2.0])
+    del cols["test_value"], cols["tell_s"]  # a file written before these columns existed
+    write(tmp_path, "p", "a", 0, cols, optimum=0.0, budget=2)
+    r = load(tmp_path)
+    assert set(COLUMNS) <= set(r.trials.columns)
+    assert "config" not in r.trials and "info" not in r.trials
+    assert r.trials["test_value"].isna().all() and r.trials["tell_s"].isna().all()
+    assert isinstance(r.trials["status"].dtype, pd.CategoricalDtype)
+    assert list(r.trials["regret"]) == [3.0, 2.0]
 
 
 def test_wall_time_counts_from_the_cells_first_start(tmp_path):

@@ -15,13 +15,13 @@ def results(tmp_path):
 def test_validation_and_test_regret_of_the_incumbent_by_hand(results):
     assert overfit.problems_with_test(results) == ["p2"]
     t = results.trials
-    a0 = t[(t["problem"] == "p2") & (t["optimizer"] == "alpha") & (t["seed"] == 0)]
+    a0 = t[(t["problem"] == "p2") & (t["optimizer"] == "alpha") & (t["repeat"] == 0)]
     # incumbent by observed value: trials 0, 1, 1, 1; test values 2.6, 1.5; best test 1.0
     assert a0["val_regret"].tolist() == [1.5, 0, 0, 0]
     assert a0["test_regret"].tolist() == pytest.approx([1.6, 0.5, 0.5, 0.5])
-    r0 = t[(t["problem"] == "p2") & (t["optimizer"] == "random") & (t["seed"] == 0)]
+    r0 = t[(t["problem"] == "p2") & (t["optimizer"] == "random") & (t["repeat"] == 0)]
     assert r0["test_regret"].tolist() == pytest.approx([2.1, 1.2, 1.2, 0.9])
-    pairs = overfit.final_pairs(results).set_index(["optimizer", "seed"])
+    pairs = overfit.final_pairs(results).set_index(["optimizer", "repeat"])
     assert pairs.loc[("alpha", 0), ["val_regret", "test_regret"]].tolist() == \
         pytest.approx([0.0, 0.5])
     assert pairs.loc[("random", 1), ["val_regret", "test_regret"]].tolist() == \

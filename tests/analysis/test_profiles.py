@@ -37,12 +37,12 @@ def test_ecdf_fractions_by_hand(results):
 
 def test_runtimes_and_performance_profile_by_hand(results):
     # tau 0.25: solved means regret <= 1.125 on p1 and <= 0.4375 on p2
-    rt = profiles.runtimes(results, tau=0.25).set_index(["problem", "optimizer", "seed"])
+    rt = profiles.runtimes(results, tau=0.25).set_index(["problem", "optimizer", "repeat"])
     got = rt["runtime"]
-    assert [got[("p1", "random", s)] for s in range(3)] == [4, math.inf, 4]
-    assert [got[("p1", "alpha", s)] for s in range(3)] == [2, 3, 4]
-    assert [got[("p2", "random", s)] for s in range(3)] == [math.inf, math.inf, 1]
-    assert [got[("p2", "alpha", s)] for s in range(3)] == [2, 4, 3]
+    assert [got[("p1", "random", r)] for r in range(3)] == [4, math.inf, 4]
+    assert [got[("p1", "alpha", r)] for r in range(3)] == [2, 3, 4]
+    assert [got[("p2", "random", r)] for r in range(3)] == [math.inf, math.inf, 1]
+    assert [got[("p2", "alpha", r)] for r in range(3)] == [2, 4, 3]
     prof = profiles.performance_profile(rt.reset_index())
     alpha = prof[prof["optimizer"] == "alpha"].set_index("alpha")["fraction"]
     rnd = prof[prof["optimizer"] == "random"].set_index("alpha")["fraction"]

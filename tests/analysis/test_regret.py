@@ -135,7 +135,7 @@ def test_normalized_median_is_undefined_where_random_reached_the_reference():
         [[[1.0, 0.5, 0.25]] * 3,                                  # p1 alpha
          [[2.0, 1.0, 0.5]] * 3]])                                 # p1 random
     c = Cube(values=values, problems=["p0", "p1"], optimizers=["alpha", "random"],
-             seeds=[0, 1, 2], points=np.array([1 / 3, 2 / 3, 1.0]))
+             repeats=[0, 1, 2], points=np.array([1 / 3, 2 / 3, 1.0]))
     norm = regret.normalized(c)
     assert norm[0, 0].tolist()[:2] == [1.0, 2.0]
     assert np.isnan(norm[0, 0, 2]), "alpha / a random median of 0 has no finite value"

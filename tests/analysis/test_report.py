@@ -1,13 +1,15 @@
 import json
+import re
 
 import matplotlib.colors as mcolors
 import numpy as np
 import pandas as pd
 import pytest
 
-from hpbench.analysis import style
+from hpbench.analysis import registry, style
 from hpbench.analysis.load import load
 from hpbench.analysis.report import analyse, make_figures, resolve_budgets
+from hpbench.store import ResultsDir
 from tests.analysis.build import two_optimizers
 
 
@@ -28,7 +30,7 @@ def test_styles_are_distinct_fixed_and_readable_in_greyscale():
 
 def test_make_figures_writes_every_output_and_the_report(tmp_path):
     out = make_figures(two_optimizers(tmp_path / "res"))
-    assert out == tmp_path / "res" / "figures"
+    assert out == ResultsDir(tmp_path / "res").figures == tmp_path / "res" / "figures"
     names = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()}
     for stem in ("regret/p1", "regret/p2", "normalized_regret", "ranks", "ecdf",
                  "performance_profile", "overhead", "overfit/p2"):
@@ -87,3 +89,55 @@ def test_bad_band_is_refused(tmp_path):
     r = load(two_optimizers(tmp_path))
     with pytest.raises(ValueError, match="band must be one of"):
         analyse(r, band="sd")
+
+
+def _headings(html: str) -> list[str]:
+    return re.findall(r"<h2>(.*?)</h2>", html)
+
+
+def test_the_registry_draws_the_report_in_its_section_order(tmp_path):
+    names = [f.name for f in registry.figures()]
+    assert names == ["normalized_regret", "ranks", "ecdf", "performance_profile", "cd",
+                     "regret", "overfit", "overhead"]
+    out = make_figures(two_optimizers(tmp_path / "res"))
+    html = (out / "report.html").read_text()
+    assert _headings(html) == ["Notes", "Aggregates over problems", "Statistics", "Tables",
+                               "Regret per problem", "Validation versus test",
+                               "Optimizer overhead", "Suite definition", "Environment"]
+    assert "<figcaption>critical-difference diagram at 4 evaluations</figcaption>" in html
+    assert "<figcaption>Dolan-Moré performance profile (regret ≤ 0.001·r0)</figcaption>" in html
+    assert "<h2>Regret per problem</h2><div class='grid'>\n<figure>" in html
+
+
+def test_a_figure_is_one_decorated_function(tmp_path, monkeypatch):
+    # a private copy of the registry: the figure below exists for this test only
+    monkeypatch.setattr(registry, "_FIGURES", dict(registry._FIGURES))
+    monkeypatch.setattr(registry, "SECTIONS", dict(registry.SECTIONS))
+    registry.add_section("extra", "Extra pictures", 55)
+
+    @registry.figure("cells_per_optimizer", section="extra", order=1,
+                     caption=lambda a, png: f"cells of {len(a.results.optimizers)} optimizers")
+    def cells_figure(a, out):
+        fig, ax = style.new_figure()
+        ax.bar(a.results.optimizers, a.results.cells.groupby("optimizer").size())
+        return style.save(fig, out / "cells", fingerprint=a.results.fingerprint)
+
+    out = make_figures(two_optimizers(tmp_path / "res"), tmp_path / "figs")
+    assert (out / "cells.png").is_file() and (out / "cells.pdf").is_file()
+    html = (out / "report.html").read_text()
+    heads = _headings(html)
+    assert heads.index("Extra pictures") == heads.index("Validation versus test") + 1
+    assert "src='cells.png'" in html and "cells of 2 optimizers" in html
+    with pytest.raises(ValueError, match="unknown report section"):
+        registry.figure("x", section="nowhere", order=1)
+    with pytest.raises(ValueError, match="registered twice"):
+        registry.figure("ecdf", section="extra", order=2)(cells_figure)
+
+
+def test_a_section_without_figures_is_left_out(tmp_path):
+    res = two_optimizers(tmp_path / "res", with_random=False)
+    for f in res.glob("p2/*/*.parquet"):
+        f.unlink()  # p2 held the only test values
+    html = (make_figures(res, tmp_path / "figs") / "report.html").read_text()
+    assert "Validation versus test" not in _headings(html)
+    assert not (tmp_path / "figs" / "overfit").exists()

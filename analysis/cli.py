@@ -1,0 +1,34 @@
+"""``hpbench figures DIR``: the analysis's command, added to the ``hpbench`` command line
+through the entry-point group ``hpbench.commands`` (the engine does not import the analysis).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def add_figures(sub: argparse._SubParsersAction) -> object:
+    """Add the ``figures`` subcommand to ``sub``; returns its handler."""
+    p = sub.add_parser("figures", help="figures, tables and report of a results folder")
+    p.add_argument("dir", type=Path)
+    p.add_argument("--band", choices=["iqr", "ci"], default="iqr",
+                   help="median + interquartile range (iqr) or mean + bootstrap 95%% CI (ci)")
+    p.add_argument("--out", type=Path, help="figures folder (default DIR/figures)")
+    return cmd_figures
+
+
+def cmd_figures(args: argparse.Namespace) -> int:
+    from hpbench.analysis.load import ResultsError
+    from hpbench.analysis.report import make_figures
+    from hpbench.cli import UsageError
+    from hpbench.store import CorruptCell
+
+    if not args.dir.is_dir():
+        raise UsageError(f"hpbench figures: {args.dir} is not a results folder")
+    try:
+        path = make_figures(args.dir, args.out, band=args.band)
+    except (ResultsError, CorruptCell) as exc:
+        raise UsageError(f"hpbench figures: {exc}") from None
+    print(f"figures, tables and report in {path}")
+    return 0
