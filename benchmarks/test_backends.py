@@ -21,8 +21,9 @@ import time
 from benchmarks.conftest import write_table
 from hpbench import Budget
 from hpbench.api import run
+from hpbench.cell import Cell
 from hpbench.execute import execute_cell
-from hpbench.suite import Cell, Suite
+from hpbench.suite import Suite
 
 TRIALS = int(os.environ.get("HPBENCH_PERF_BACKEND_TRIALS", "40000"))
 TIMEOUT_TRIALS = int(os.environ.get("HPBENCH_PERF_TIMEOUT_TRIALS", "3000"))

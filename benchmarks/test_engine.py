@@ -15,8 +15,8 @@ import numpy as np
 
 from benchmarks.conftest import write_table
 from hpbench import Budget, make_problem
+from hpbench.cell import Cell
 from hpbench.execute import execute_cell
-from hpbench.suite import Cell
 
 N = int(os.environ.get("HPBENCH_PERF_TRIALS", "10000"))
 ROUNDS = 5

@@ -1,6 +1,7 @@
 """Which optimizers a resumed cell can replay from its trial journal (docs/execution.md).
 
-Every registered optimizer runs a cell on the mixed toy problem with a journal; the journal is
+Every registered optimizer runs a cell (``hpbench.cell.Cell``, problem seed 0, optimizer
+seed 5) on the mixed toy problem with a journal; the journal is
 then cut half-way (as a SIGKILL leaves it) and the cell resumed. An optimizer qualifies when
 the resumed cell re-asks exactly the journaled configs (nothing re-evaluated); either way the
 resumed cell must equal the uninterrupted one. Writes results/perf/journal_replay.md.
@@ -18,8 +19,8 @@ from pathlib import Path
 import hpbench
 from benchmarks.conftest import write_table
 from hpbench import Budget
+from hpbench.cell import Cell, Seeds
 from hpbench.journal import Journal
-from hpbench.runner import run_loop
 from tests.toy import ToyProblem
 
 BUDGET = int(os.environ.get("HPBENCH_PERF_REPLAY_BUDGET", "16"))
@@ -32,11 +33,14 @@ def _norm(values):
 
 
 def replay_check(name: str, folder: Path) -> tuple[str, str]:
+    cell = Cell("toy", name, Budget(BUDGET), seeds=Seeds(problem=0, optimizer=5))
+
     def run(journal):
-        problem = ToyProblem(seed=0, fail_rate=0.1)
-        opt = hpbench.make_optimizer(name, problem.space, seed=5, budget=Budget(BUDGET),
-                                     fidelity=problem.fidelity)
-        return run_loop(problem, opt, Budget(BUDGET), journal=journal), problem.calls
+        problem = ToyProblem(seed=0, fail_rate=0.1)  # not in the registry: the cell runs on it
+        result = cell.run(problem=problem, journal=journal)
+        # the cell reports an optimizer it could not build as a failed cell without trials
+        assert result.n_trials or result.status == "done", f"{name}: {result.reason}"
+        return result, problem.calls
 
     full, calls_full = run(Journal.open(folder / "full.jsonl", HEADER))
     keep = full.n_trials // 2

@@ -28,8 +28,8 @@ import numpy as np
 
 import hpbench
 from hpbench import Budget
-from hpbench.runner import run_loop
-from hpbench.seeds import optimizer_seed, problem_seed
+from hpbench.cell import Cell
+from hpbench.seeds import problem_seed
 
 OUT = Path(__file__).resolve().parents[1] / "results" / "perf" / "model_based.md"
 REPEATS = int(os.environ.get("HPBENCH_PERF_REPEATS", "10"))
@@ -72,10 +72,9 @@ def final_regrets(problem_name: str, optimizer: str, budget: int) -> tuple[list[
     last 20 trials."""
     regrets, tail = [], []
     for r in range(REPEATS):
-        problem = hpbench.make_problem(problem_name, seed=problem_seed(MASTER, problem_name, r))
-        opt = hpbench.make_optimizer(optimizer, problem.space, budget=Budget(budget),
-                                     seed=optimizer_seed(MASTER, problem_name, optimizer, r))
-        result = run_loop(problem, opt, Budget(budget))
+        cell = Cell(problem_name, optimizer, Budget(budget), repeat=r, master_seed=MASTER)
+        problem = cell.build_problem()
+        result = cell.run(problem=problem)
         assert result.status == "done" and result.n_trials == budget, (optimizer, result.reason)
         true = np.array(result.columns["true_value"], dtype=float)
         regrets.append(float(np.nanmin(true)) - problem.optimum.value)

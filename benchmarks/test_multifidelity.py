@@ -38,6 +38,7 @@ not skip it.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import time
@@ -47,11 +48,10 @@ import numpy as np
 import pytest
 
 from benchmarks.conftest import write_table
-from hpbench import Budget, make_optimizer, make_problem
+from hpbench import Budget, make_problem
+from hpbench.cell import Cell
 from hpbench.optimizers.multifidelity._common import fidelity_ladder
 from hpbench.registry import entries
-from hpbench.runner import run_loop
-from hpbench.seeds import optimizer_seed, problem_seed
 
 REPEATS = int(os.environ.get("HPBENCH_PERF_REPEATS", "10"))
 BUDGET = float(os.environ.get("HPBENCH_PERF_MF_BUDGET", "100"))
@@ -85,13 +85,13 @@ def regret_curve(result, optimum: float, f_max: float | None, grid: np.ndarray) 
 @cache
 def cell(problem: str, optimizer: str, repeat: int, budget: float,
          settings: tuple = ()) -> tuple[np.ndarray, float, float]:
-    """(regret curve on the grid, best full-fidelity value, seconds) of one cell."""
-    prob = make_problem(problem, seed=problem_seed(MASTER, problem, repeat))
-    opt = make_optimizer(optimizer, prob.space, seed=optimizer_seed(MASTER, problem, optimizer,
-                                                                     repeat),
-                         budget=Budget(budget), fidelity=prob.fidelity, **dict(settings))
+    """(regret curve on the grid, best full-fidelity value, seconds) of one cell; the
+    seconds are those of ``Cell.run`` (building the optimizer and the loop)."""
+    one = Cell(problem, optimizer, Budget(budget), repeat=repeat, master_seed=MASTER,
+               settings=dict(settings))
+    prob = one.build_problem()
     t0 = time.perf_counter()
-    result = run_loop(prob, opt, Budget(budget))
+    result = one.run(problem=prob)
     seconds = time.perf_counter() - t0
     assert result.status == "done", result.error
     f_max = prob.fidelity.high if prob.fidelity is not None else None
@@ -105,6 +105,17 @@ def medians(problem: str, optimizer: str, repeats: int, budget: float,
             settings: tuple = ()) -> np.ndarray:
     return np.median([cell(problem, optimizer, r, budget, settings)[0]
                       for r in range(repeats)], axis=0)
+
+
+def incumbent(result) -> dict:
+    """The config of a cell's first best trial (what the optimizer's ``incumbent`` holds:
+    the first ok trial of the lowest value)."""
+    cols, best = result.columns, None
+    for config, value, status in zip(cols["config"], cols["value"], cols["status"]):
+        if status == "ok" and math.isfinite(value) and (best is None or value < best[0]):
+            best = (value, config)
+    assert best is not None, result.reason
+    return json.loads(best[1])
 
 
 def share_better(ours: np.ndarray, base: np.ndarray) -> float:
@@ -149,12 +160,10 @@ def test_hypergradient_reaches_the_ridge_optimum():
             "|---|---|---|---|---|"]
     errors = []
     for r in range(REPEATS):
-        prob = make_problem("ridge-hypergrad", seed=problem_seed(MASTER, "ridge-hypergrad", r))
-        opt = make_optimizer("hypergradient", prob.space,
-                             seed=optimizer_seed(MASTER, "ridge-hypergrad", "hypergradient", r),
-                             budget=Budget(30))
-        result = run_loop(prob, opt, Budget(30))
-        found = math.log(opt.incumbent.config["alpha"])
+        one = Cell("ridge-hypergrad", "hypergradient", Budget(30), repeat=r, master_seed=MASTER)
+        prob = one.build_problem()
+        result = one.run(problem=prob)
+        found = math.log(incumbent(result)["alpha"])
         best = math.log(prob.optimum.location["alpha"])
         err = abs(found - best) / abs(best)
         errors.append(err)

@@ -1,8 +1,8 @@
 """Quality bar of the stochastic, local and population optimizers (issue 3).
 
 On every continuous synthetic problem (2-10 dimensions, the seeded instances of
-``hpbench.seeds.problem_seed``), budget 200 evaluations, ``REPEATS`` repeats, through
-``hpbench.runner.run_loop``:
+``hpbench.seeds.problem_seed``), budget 200 evaluations, ``REPEATS`` repeats, each a cell
+(``hpbench.cell.Cell``) run in memory:
 
 * each of ``coordinate-descent``, ``simulated-annealing``, ``genetic``, ``pso``, ``de`` and
   ``cma-es`` must beat ``random`` on median final regret (best ``true_value`` minus the
@@ -28,10 +28,10 @@ import numpy as np
 import pytest
 
 from benchmarks.conftest import write_table
-from hpbench import Budget, make_optimizer, make_problem
+from hpbench import Budget
+from hpbench.cell import Cell, Seeds
 from hpbench.registry import entries
-from hpbench.runner import run_loop
-from hpbench.seeds import optimizer_seed, problem_seed
+from hpbench.seeds import problem_seed
 
 BUDGET = 200
 REPEATS = int(os.environ.get("HPBENCH_PERF_REPEATS", "10"))
@@ -60,11 +60,9 @@ def run_cell(problem: str, optimizer: str, repeat: int) -> tuple[float, float, f
     """(final regret, mean ask+tell seconds per suggestion over the last 20 trials, total
     ask+tell seconds) of one cell. A failed cell of a reference optimizer (not ours) gives
     NaN and is reported in ``FAILED``; ours must not fail."""
-    prob = make_problem(problem, seed=problem_seed(MASTER, problem, repeat))
-    opt = make_optimizer(optimizer, prob.space,
-                         seed=optimizer_seed(MASTER, problem, optimizer, repeat),
-                         budget=Budget(BUDGET), fidelity=prob.fidelity)
-    result = run_loop(prob, opt, Budget(BUDGET))
+    cell = Cell(problem, optimizer, Budget(BUDGET), repeat=repeat, master_seed=MASTER)
+    prob = cell.build_problem()
+    result = cell.run(problem=prob)
     if result.status != "done" and optimizer not in OURS:
         FAILED.setdefault(optimizer, {})[problem] = result.reason.splitlines()[0]
         return math.nan, math.nan, math.nan
@@ -162,10 +160,13 @@ def test_side_by_side_with_nevergrad():
 
 
 def _branin_100(optimizer: str) -> float:
-    prob = make_problem("branin", seed=problem_seed(MASTER, "branin", 0))
-    opt = make_optimizer(optimizer, prob.space, seed=1, budget=Budget(100))
+    """Seconds of one cell of 100 evaluations on branin (repeat 0's instance, optimizer seed
+    1), building the optimizer included."""
+    cell = Cell("branin", optimizer, Budget(100),
+                seeds=Seeds(problem=problem_seed(MASTER, "branin", 0), optimizer=1))
+    prob = cell.build_problem()
     t = time.perf_counter()
-    result = run_loop(prob, opt, Budget(100))
+    result = cell.run(problem=prob)
     dt = time.perf_counter() - t
     assert result.status == "done" and result.n_trials == 100
     return dt
@@ -187,6 +188,7 @@ def test_time_per_suggestion(benchmark):
     table = ("| optimizer | ask+tell ms / suggestion at ~200 obs. | ms per 100 evals on branin "
              "(whole loop) | × random |\n|---|---|---|---|\n" + "\n".join(rows)
              + "\n\nPer-suggestion time: median over all cells of the mean ask+tell time of "
-             "trials 181-200; branin: best of 3 runs of 100 evaluations through run_loop.\n")
+             "trials 181-200; branin: best of 3 cells of 100 evaluations (Cell.run: building "
+             "the optimizer and the loop).\n")
     write_table("population-timing", table)
     benchmark.pedantic(_branin_100, args=("cma-es",), rounds=3, iterations=1)

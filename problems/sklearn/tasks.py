@@ -23,7 +23,7 @@ ensembles, boosting and MLPs, the training-set fraction otherwise, with ``cost``
 full-fit equivalents (fidelity / high).
 
 No optimum is known, so the best loss found by a long offline search
-(``problems/sklearn/best_known.py``, table ``problems/sklearn/best_known.csv``) serves as a
+(``best_known_search``, table ``best_known.csv`` read by ``best_known``) serves as a
 ``best-known`` optimum for the seeds it covers; for other seeds the optimum is None and the
 analysis falls back to the best value seen.
 """
@@ -147,7 +147,7 @@ class SklearnTask(Problem):
         self.optimum = self._best_known() if self.canonical_protocol else None
 
     #: refit on the whole train part and score the test part for ``test_value``. Only the
-    #: long best-known search (``best_known``) turns it off: it needs the CV loss
+    #: long best-known search (``best_known_search``) turns it off: it needs the CV loss
     #: alone and scores the test part of its best config at the end (1 fit in k + 1 saved)
     score_test: bool = True
 
