@@ -7,6 +7,8 @@ STAMP  := $(VENV)/.installed
 TORCH_PIN ?= torch==2.13.0
 OUT    ?= results/default
 WORKERS ?= 2
+# numpy's AVX-512 kernels off: the same floats on every machine (hpbench/_numerics.py)
+export NPY_DISABLE_CPU_FEATURES ?= X86_V4 AVX512_ICL AVX512_SPR
 
 .PHONY: install bench test lint perf figures clean
 

@@ -1,5 +1,7 @@
 """hpbench: a benchmarking and research harness for hyperparameter optimizers."""
 
+# first, before numpy is imported: the same floats on every machine (see _numerics)
+from hpbench import _numerics  # noqa: F401
 from hpbench.budget import Budget
 from hpbench.optimizer import Observation, Optimizer, Suggestion
 from hpbench.problem import EvalContext, Evaluation, Fidelity, Optimum, Problem
@@ -18,6 +20,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Budget",
     "Categorical",
+    "Cell",
     "Condition",
     "EvalContext",
     "Evaluation",
@@ -29,6 +32,7 @@ __all__ = [
     "Optimizer",
     "Optimum",
     "Problem",
+    "ResultsDir",
     "Space",
     "Suggestion",
     "list_optimizers",
@@ -42,12 +46,15 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str):
-    # pandas and pyarrow load on first use: evaluation child processes never need them
-    if name == "load_results":
-        from hpbench.store import load_results
+#: names loaded on first use: evaluation child processes need none of them
+_LAZY = {"load_results": "hpbench.store", "ResultsDir": "hpbench.store", "Cell": "hpbench.cell"}
 
-        return load_results
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'hpbench' has no attribute {name!r}")
 
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hpbench._numerics import active_kernels
 from hpbench.cell import Cell
 from hpbench.journal import Journal
 from hpbench.problem import Problem
@@ -61,7 +62,7 @@ def environment() -> dict[str, Any]:
             versions[dist] = importlib.metadata.version(dist)
     return {"versions": versions, "python": sys.version.split()[0],
             "platform": platform.platform(), "host": socket.gethostname(),
-            "git_revision": git_revision()}
+            "numpy_cpu": active_kernels(), "git_revision": git_revision()}
 
 
 @functools.cache

@@ -8,7 +8,7 @@ import sys
 import threading
 from collections.abc import Sequence
 
-from hpbench.suite import Cell
+from hpbench.cell import Cell
 
 _FORMAT = ("{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} "
            "[{elapsed}<{remaining}, {rate_fmt}] {postfix}")

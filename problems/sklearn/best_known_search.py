@@ -10,6 +10,7 @@ command that reproduces it)::
     python -m hpbench.problems.sklearn.best_known_search --tasks default --repeats 10 --evals 512
     python -m hpbench.problems.sklearn.best_known_search --tasks 'sklearn-*-iris-*' --evals 512
     python -m hpbench.problems.sklearn.best_known_search --check  # re-evaluate every stored config
+    python -m hpbench.problems.sklearn.best_known_search --tasks table --refresh  # stale values
 
 A task whose rows take longer than one process can give them is split by running the same
 command with ``--skip-existing`` in several processes (one per core): each takes the rows no
@@ -35,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import fnmatch
 import json
 import math
@@ -56,6 +58,8 @@ from hpbench.problems.sklearn.best_known import (
     read_table,
     record,
     seed_key,
+    table_lock,
+    write_table,
 )
 from hpbench.problems.sklearn.tasks import DEFAULT_TASKS
 from hpbench.registry import list_problems, make_problem
@@ -191,20 +195,41 @@ def expand_tasks(patterns: Sequence[str], path: Path | str = TABLE) -> list[str]
     return out
 
 
-def check(path: Path | str = TABLE, tasks: Sequence[str] | None = None,
-          rtol: float = 1e-6) -> list[str]:
-    """Re-evaluate every stored config; return a message per row it no longer reproduces."""
+def _reevaluated(path: Path | str, tasks: Sequence[str] | None, rtol: float):
+    """(row, evaluation of its config now) for every row whose config no longer evaluates to
+    its value (relative tolerance ``rtol``)."""
     problems: dict[tuple[str, str], Any] = {}
-    bad = []
     for (task, key), row in sorted(read_table(path).items()):
         if tasks is not None and task not in tasks:
             continue
         seed = None if key == "none" else int(key)
         problem = problems.setdefault((task, key), make_problem(task, seed=seed))
-        got = problem.evaluate(row.config).value
-        if not math.isclose(got, row.value, rel_tol=rtol, abs_tol=1e-12):
-            bad.append(f"{task} seed {key}: table {row.value!r}, evaluates to {got!r}")
-    return bad
+        got = problem.evaluate(row.config)
+        if not math.isclose(got.value, row.value, rel_tol=rtol, abs_tol=1e-12):
+            yield row, got
+
+
+def check(path: Path | str = TABLE, tasks: Sequence[str] | None = None,
+          rtol: float = 1e-6) -> list[str]:
+    """Re-evaluate every stored config; return a message per row it no longer reproduces."""
+    return [f"{row.task} seed {row.problem_seed}: table {row.value!r}, evaluates to "
+            f"{got.value!r}" for row, got in _reevaluated(path, tasks, rtol)]
+
+
+def refresh(path: Path | str = TABLE, tasks: Sequence[str] | None = None,
+            rtol: float = 1e-6) -> list[str]:
+    """Rewrite the value and test value of every row whose config no longer evaluates to
+    them, keeping its config and ``n_evals``: for a change of the arithmetic the tasks are
+    evaluated with (numpy's kernels, ``hpbench/_numerics.py``), not of the tasks, which
+    needs a new search instead. Returns a message per row rewritten."""
+    with table_lock(path):
+        changed = {(row.task, row.problem_seed): dataclasses.replace(
+            row, value=float(got.value), test_value=float(got.test_value))
+            for row, got in _reevaluated(path, tasks, rtol)}
+        if changed:
+            write_table({**read_table(path), **changed}.values(), path)
+    return [f"{r.task} repeat {r.repeat}: {r.value!r} (test {r.test_value!r})"
+            for r in changed.values()]
 
 
 def row_claim(path: Path | str, task: str, key: str):
@@ -239,12 +264,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--table", default=str(TABLE))
     parser.add_argument("--check", action="store_true",
                         help="re-evaluate the stored configs instead of searching")
+    parser.add_argument("--refresh", action="store_true",
+                        help="re-evaluate the stored configs and rewrite the values of the "
+                             "rows that no longer reproduce (configs kept)")
     args = parser.parse_args(argv)
     tasks = expand_tasks(args.tasks, args.table)
-    if args.check:
-        bad = check(args.table, tasks)
-        print("\n".join(bad) or f"all rows of {len(tasks)} task(s) reproduce")
-        return 1 if bad else 0
+    if args.check or args.refresh:
+        lines = (refresh if args.refresh else check)(args.table, tasks)
+        print("\n".join(lines) or f"all rows of {len(tasks)} task(s) reproduce")
+        return 1 if lines and args.check else 0
     for task in tasks:
         seeds: list[tuple[str, int | None]] = [] if args.no_canonical else [("canonical", None)]
         seeds += [(str(r), problem_seed(args.master_seed, task, r))

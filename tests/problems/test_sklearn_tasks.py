@@ -465,6 +465,26 @@ def test_cli_keeps_the_better_row_unless_told_to_replace(tmp_path, capsys):
     assert best_known.lookup(CHEAP, seed, table).value == row.value
 
 
+def test_refresh_rewrites_only_the_values_that_no_longer_reproduce(tmp_path, capsys):
+    table = tmp_path / "t.csv"
+    seeds = [problem_seed(0, CHEAP, r) for r in (0, 1)]
+    problem = make_problem(CHEAP, seed=seeds[0])
+    right = problem.evaluate({"alpha": 1.0})
+    rows = [best_known.Row(CHEAP, 0, "0", str(seeds[0]), right.value, right.test_value, 99,
+                           {"alpha": 1.0}),
+            best_known.Row(CHEAP, 0, "1", str(seeds[1]), 123.0, 456.0, 77, {"alpha": 2.0})]
+    best_known.write_table(rows, table)
+    assert best_known_search.main(["--refresh", "--tasks", "table", "--table", str(table)]) == 0
+    assert "repeat 1" in capsys.readouterr().out
+    fresh = make_problem(CHEAP, seed=seeds[1]).evaluate({"alpha": 2.0})
+    row = best_known.lookup(CHEAP, seeds[1], table)
+    assert (row.value, row.test_value) == (fresh.value, fresh.test_value)
+    assert (row.config, row.n_evals) == ({"alpha": 2.0}, 77)  # the location is kept
+    kept = best_known.lookup(CHEAP, seeds[0], table)
+    assert (kept.value, kept.n_evals) == (right.value, 99)  # it reproduces: untouched
+    assert best_known_search.main(["--check", "--tasks", "table", "--table", str(table)]) == 0
+
+
 @pytest.mark.parametrize("task", DEFAULT_TASKS)
 def test_default_tasks_have_best_known_rows_for_ten_repeats(task):
     table = best_known.read_table()
