@@ -16,11 +16,21 @@ A minimal optimizer::
 checkpoint to resume from, or a request for a hypergradient). ``tell`` receives one
 ``Observation`` per evaluated suggestion, failed ones included (``ok`` is False, ``value``
 is NaN).
+
+Settings are declared, not checked by hand: ``settings`` holds the defaults (any other key is
+refused) and ``choices`` the allowed values of the settings that take one of a fixed list.
+Both are checked in one place, ``check_settings``, which the constructor calls and which a
+suite loader can call before building anything::
+
+    class MyOptimizer(Optimizer):
+        label = "my-opt"
+        settings = {"kernel": "rbf", "restarts": 3}
+        choices = {"kernel": ("rbf", "matern")}
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -87,6 +97,10 @@ class Optimizer:
       (a population-based method sets its generation size);
     * ``settings``: the default settings; ``**settings`` given to the constructor must be
       among these keys;
+    * ``choices``: for a setting whose value must be one of a fixed list, that list (setting
+      name -> allowed values); the resolved settings (``self.config``) stay plain values;
+    * ``label``: how error messages name the optimizer (its registered name; not inherited;
+      the class name when unset);
     * ``problem_capabilities``: set by the runner (see below);
     * ``supports_batch``: False when ``ask(n)`` cannot give n useful configs at once; under
       ``--batch q`` the runner then builds rounds with ``batch_fallback``: "constant-liar"
@@ -96,6 +110,8 @@ class Optimizer:
     requires: ClassVar[frozenset[str]] = frozenset()
     batch_size: int = 1
     settings: ClassVar[Mapping[str, Any]] = {}
+    choices: ClassVar[Mapping[str, Collection[Any]]] = {}
+    label: ClassVar[str] = ""
     #: the capabilities of the problem being optimized, set by the runner before the first
     #: ``ask`` (None when unknown, e.g. an optimizer driven by hand). It lets an optimizer use
     #: a capability it does not require: Hyperband resumes from checkpoints where it can.
@@ -110,11 +126,14 @@ class Optimizer:
         self.budget = budget if isinstance(budget, Budget) else Budget(float(budget))
         self.fidelity = fidelity
         self.rng = np.random.default_rng(seed)
-        unknown = set(settings) - set(self.settings)
-        if unknown:
-            raise ValueError(f"{type(self).__name__}: unknown setting(s) {sorted(unknown)}; "
-                             f"allowed: {sorted(self.settings)}")
-        self.config = {**self.settings, **settings}
+        self.config = _resolve(type(self), _label(type(self)), settings)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        stray = set(cls.choices) - set(cls.settings)
+        if stray:  # a declaration error: fail at import, not when someone picks a value
+            raise TypeError(f"{cls.__qualname__}: choices for undeclared setting(s) "
+                            f"{sorted(stray)}; settings: {sorted(cls.settings)}")
 
     def ask(self, n: int) -> Sequence[Mapping[str, Any] | Suggestion]:
         raise NotImplementedError
@@ -125,3 +144,43 @@ class Optimizer:
     def describe(self) -> dict:
         return {"class": f"{type(self).__module__}.{type(self).__qualname__}",
                 "settings": dict(self.config)}
+
+
+def check_settings(optimizer: type[Optimizer] | str, settings: Mapping[str, Any]) -> None:
+    """Raise ``ValueError`` if building ``optimizer`` with ``settings`` would refuse them: an
+    unknown key, or a value outside a setting's declared ``choices``. Nothing is built.
+
+    ``optimizer`` is an ``Optimizer`` subclass or a registered name; a name also checks the
+    registry entry's fixed settings under it, as ``make_optimizer`` passes them, and messages
+    name the optimizer by it. Factories that are not ``Optimizer`` subclasses declare
+    nothing, so nothing is checked for them.
+    """
+    if isinstance(optimizer, str):
+        from hpbench.registry import get_entry
+
+        entry = get_entry("optimizer", optimizer)
+        cls, label, settings = entry.factory, optimizer, {**entry.settings, **settings}
+    else:
+        cls, label = optimizer, _label(optimizer)
+    if isinstance(cls, type) and issubclass(cls, Optimizer):
+        _resolve(cls, label, settings)
+
+
+def _label(cls: type[Optimizer]) -> str:
+    # only the class that declares a label goes by it: a subclass is registered by a name of
+    # its own
+    return vars(cls).get("label") or cls.__name__
+
+
+def _resolve(cls: type[Optimizer], label: str, settings: Mapping[str, Any]) -> dict[str, Any]:
+    """The defaults updated with ``settings``, after checking both against the declarations."""
+    unknown = set(settings) - set(cls.settings)
+    if unknown:
+        raise ValueError(f"{label}: unknown setting(s) {sorted(unknown)}; "
+                         f"allowed: {sorted(cls.settings)}")
+    config = {**cls.settings, **settings}
+    for key, allowed in cls.choices.items():
+        if config[key] not in allowed:
+            raise ValueError(f"{label}: {key} must be one of {list(allowed)}, "
+                             f"got {config[key]!r}")
+    return config

@@ -47,7 +47,10 @@ from hpbench.space import Space
 class BayesOpt(Optimizer):
     """``bayes_opt.BayesianOptimization`` driven by ``suggest`` / ``register``."""
 
+    label = "bayes-opt"
     settings = {"acq": "ucb", "kappa": 2.576, "xi": 0.0, "init_points": 5, "threads": 1}
+    #: the utility functions of bayes_opt's ``UtilityFunction``
+    choices = {"acq": ("ucb", "ei", "poi")}
 
     def __init__(self, space: Space, **kwargs: Any) -> None:
         super().__init__(space, **kwargs)

@@ -173,6 +173,7 @@ class Hyperopt(Optimizer):
     """A hyperopt algorithm (``algo`` in ``ALGORITHMS``) on a ``Trials`` object."""
 
     settings = {"algo": "tpe"}
+    choices = {"algo": tuple(ALGORITHMS)}
 
     def __init__(self, space: Space, **kwargs: Any) -> None:
         super().__init__(space, **kwargs)
@@ -180,10 +181,7 @@ class Hyperopt(Optimizer):
 
         from hyperopt import Domain, Trials
 
-        algo = self.config["algo"]
-        if algo not in ALGORITHMS:
-            raise ValueError(f"algo must be one of {sorted(ALGORITHMS)}, got {algo!r}")
-        self._suggest = importlib.import_module(ALGORITHMS[algo]).suggest
+        self._suggest = importlib.import_module(ALGORITHMS[self.config["algo"]]).suggest
         self.hp_space = HyperoptSpace(space)
         self.domain = Domain(_never_called, self.hp_space.expr)
         self.trials = Trials()

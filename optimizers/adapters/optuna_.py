@@ -136,6 +136,7 @@ class OptunaSampler(Optimizer):
     """
 
     settings = {"sampler": "tpe", "options": {}, "threads": None}
+    choices = {"sampler": tuple(SAMPLERS)}
 
     def __init__(self, space: Space, **kwargs: Any) -> None:
         super().__init__(space, **kwargs)

@@ -69,6 +69,7 @@ class OptunaPruned(Optimizer):
     requires = frozenset({"fidelity"})
     settings = {"pruner": "sha", "eta": 3, "min_fidelity": None, "max_steps": 27,
                 "sampler_options": {}}
+    choices = {"pruner": ("sha", "hyperband")}
 
     def __init__(self, space: Space, **kwargs: Any) -> None:
         super().__init__(space, **kwargs)
@@ -79,9 +80,6 @@ class OptunaPruned(Optimizer):
         if isinstance(eta, bool) or not isinstance(eta, int) or eta < 2:
             raise ValueError(f"eta must be an integer >= 2 (Optuna's reduction_factor), "
                              f"got {eta!r}")
-        if self.config["pruner"] not in ("sha", "hyperband"):
-            raise ValueError(f"pruner must be 'sha' or 'hyperband', "
-                             f"got {self.config['pruner']!r}")
         max_steps = self.config["max_steps"]
         if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1:
             raise ValueError(f"max_steps must be an integer >= 1, got {max_steps!r}")

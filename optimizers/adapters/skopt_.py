@@ -168,6 +168,7 @@ class SkoptOptimizer(Optimizer):
     ``gbrt_minimize``."""
 
     settings = {"recipe": "gp", "n_initial_points": 10, "threads": 1}
+    choices = {"recipe": RECIPES}
 
     def __init__(self, space: Space, **kwargs: Any) -> None:
         super().__init__(space, **kwargs)

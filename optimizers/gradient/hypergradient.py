@@ -45,7 +45,7 @@ from typing import Any
 import numpy as np
 
 from hpbench import Observation, Optimizer, Space, Suggestion, register_optimizer
-from hpbench.optimizers._cube import Cube
+from hpbench.cube import UnitCube
 
 #: names under which ``hypergradient-online`` looks for the learning rate
 LR_NAMES = ("lr", "learning_rate", "learning_rate_init", "eta")
@@ -80,18 +80,17 @@ class Hypergradient(Optimizer):
     (50 per descent), ``min_lr`` (1e-4), ``hold`` ("alternate", "random" or "best")."""
 
     requires = frozenset({"hypergradient"})
+    label = "hypergradient"
     settings = {"lr": 0.05, "beta1": 0.9, "beta2": 0.999, "max_steps": 50, "min_lr": 1e-4,
                 "hold": "alternate"}
+    choices = {"hold": ("alternate", "random", "best")}
 
     def __init__(self, space: Space, **kwargs: Any) -> None:
         super().__init__(space, **kwargs)
-        if self.config["hold"] not in ("alternate", "random", "best"):
-            raise ValueError(f"hold must be 'alternate', 'random' or 'best', "
-                             f"got {self.config['hold']!r}")
         for key in ("lr", "min_lr"):
             if not (isinstance(self.config[key], int | float) and self.config[key] > 0):
                 raise ValueError(f"{key} must be a number > 0, got {self.config[key]!r}")
-        self.cube = Cube(space)
+        self.cube = UnitCube(space)
         self.names = list(space.names)
         self.guard = _BudgetGuard(self)
         self.best: Observation | None = None

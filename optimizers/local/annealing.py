@@ -7,7 +7,7 @@ Metropolis acceptance (Metropolis et al. 1953) of a neighbour with probability
 * neighbourhood: each coordinate is perturbed with probability ``perturb / d`` (at least
   one): a Gaussian step of scale ``step`` (reflected at the faces of the cube) for a
   float, a step of at least one level for an integer, another category drawn uniformly for
-  a categorical (``hpbench.optimizers._cube``);
+  a categorical (``hpbench.cube.UnitCube.mutate``);
 * the step follows the rule of Corana, Marchesi, Martini & Ridella 1987 ("Minimizing
   multimodal functions of continuous variables with the simulated annealing algorithm",
   ACM TOMS 13(3)): after every block of moves it grows when the acceptance ratio is above
@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 
 from hpbench import Space, register_optimizer
-from hpbench.optimizers._cube import Search, SteppedOptimizer
+from hpbench.optimizers._stepped import Search, SteppedOptimizer
 
 #: Corana et al. 1987 step-adjustment constant, and half-width of the acceptance band
 CORANA_C, BAND = 2.0, 0.1
@@ -63,17 +63,16 @@ class SimulatedAnnealing(SteppedOptimizer):
     reheat; None: ``max(30, 10 d)``), ``reheat`` (fraction of ``T0`` after a reheat).
     """
 
+    label = "simulated-annealing"
     settings = {"schedule": "geometric", "n_init": None, "t0_scale": 0.3, "t_final": 1e-3,
                 "cooling": None, "step0": 0.15, "perturb": 2.0, "block": 10,
                 "target_accept": 0.2,
                 "patience": None, "reheat": 0.3}
+    choices = {"schedule": ("geometric", "adaptive")}
 
     def __init__(self, space: Space, **kwargs: Any) -> None:
         super().__init__(space, **kwargs)
         cfg = self.config
-        if cfg["schedule"] not in ("geometric", "adaptive"):
-            raise ValueError(f"simulated-annealing: schedule must be 'geometric' or "
-                             f"'adaptive', got {cfg['schedule']!r}")
         if cfg["cooling"] is not None and not 0.0 < float(cfg["cooling"]) < 1.0:
             raise ValueError(f"simulated-annealing: cooling must be in (0, 1), "
                              f"got {cfg['cooling']!r}")

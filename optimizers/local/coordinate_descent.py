@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from hpbench import Space, register_optimizer
-from hpbench.optimizers._cube import Search, SteppedOptimizer
+from hpbench.optimizers._stepped import Search, SteppedOptimizer
 
 #: golden-section ratio (sqrt(5) - 1) / 2 (Kiefer 1953)
 GOLDEN = (math.sqrt(5.0) - 1.0) / 2.0
@@ -52,15 +52,14 @@ class CoordinateDescent(SteppedOptimizer):
     ``enumerate_max`` (discrete coordinates with at most this many levels are enumerated).
     """
 
+    label = "coordinate-descent"
     settings = {"order": "cyclic", "line_evals": 4, "step0": 0.5, "shrink": 0.5,
                 "min_step": 1e-3, "enumerate_max": 10}
+    choices = {"order": ("cyclic", "random")}
 
     def __init__(self, space: Space, **kwargs: Any) -> None:
         super().__init__(space, **kwargs)
         cfg = self.config
-        if cfg["order"] not in ("cyclic", "random"):
-            raise ValueError(f"coordinate-descent: order must be 'cyclic' or 'random', "
-                             f"got {cfg['order']!r}")
         if int(cfg["line_evals"]) < 2:
             raise ValueError(f"coordinate-descent: line_evals must be >= 2, "
                              f"got {cfg['line_evals']!r}")
@@ -77,7 +76,7 @@ class CoordinateDescent(SteppedOptimizer):
     def _evaluate(self, P: np.ndarray) -> Generator[np.ndarray, np.ndarray, np.ndarray]:
         """Values of the (snapped) points ``P``: only unseen ones are yielded for evaluation."""
         P = self.cube.snap(np.atleast_2d(P))
-        keys = [self.cube.key(p) for p in P]
+        keys = self.cube.keys(P)
         fresh: list[int] = []
         seen: set[tuple] = set()
         for j, k in enumerate(keys):
@@ -132,7 +131,7 @@ class CoordinateDescent(SteppedOptimizer):
         """Every level of discrete coordinate ``i`` (the incumbent's is known)."""
         n = int(self.cube.levels[i])
         P = np.repeat(x[None, :], n, axis=0)
-        P[:, i] = [self.cube.centre(i, k) for k in range(n)]
+        P[:, i] = self.cube.centres(i)
         values = yield from self._evaluate(P)
         vals = np.where(np.isnan(values), np.inf, values)
         j = int(np.argmin(vals))

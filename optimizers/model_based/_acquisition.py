@@ -6,13 +6,15 @@
   (Srinivas et al. 2010, GP-UCB) and the probability of improvement (Kushner 1964) — each
   returning its value and its derivatives with respect to the predictive mean and standard
   deviation, so a differentiable model can chain them to the inputs;
-* ``Encoding``: mixed spaces in the unit cube — discrete coordinates snapped to their bin
-  centres, inactive conditional coordinates set aside, categoricals one-hot for a model;
 * the initial design (scrambled Sobol, ``scipy.stats.qmc``);
 * the acquisition search: many random candidates (categorical combinations enumerated when
   there are few), perturbations of the incumbents, multi-start L-BFGS-B over the continuous
   coordinates when the model has gradients, a one-exchange sweep over the discrete ones, and
   SMAC's gradient-free local search (Hutter, Hoos & Leyton-Brown 2011).
+
+Mixed spaces are handled by ``hpbench.cube.UnitCube``: points are canonical (discrete
+coordinates at their bin centres, inactive conditional ones at 0.5, ``UnitCube.canonical``)
+and a model sees ``UnitCube.encode``'s features (categoricals one-hot).
 
 All functions maximize the acquisition; all randomness comes from a ``Generator`` passed in.
 """
@@ -28,7 +30,7 @@ from typing import Any
 import numpy as np
 from scipy.special import erfcx, ndtr
 
-from hpbench.space import Categorical, Int, Space
+from hpbench.cube import UnitCube
 
 ACQUISITIONS = ("ei", "log-ei", "ucb", "pi")
 
@@ -209,145 +211,17 @@ def model_outputs(values: np.ndarray, *, warp: bool = True) -> tuple[np.ndarray,
 
 
 # ---------------------------------------------------------------------------------------------
-# mixed spaces in the unit cube
-
-
-class Encoding:
-    """Vectorized view of a ``Space`` for models that work in ``[0, 1]^d``.
-
-    ``snap`` puts int and categorical coordinates at their bin centres (the values
-    ``Space.to_unit`` gives) and inactive conditional coordinates at 0.5, so two points that
-    are the same config are the same row. ``encode`` turns snapped points into model features:
-    floats and ints keep their coordinate (``inactive`` where inactive), categoricals become
-    one-hot columns (all zero where inactive).
-    """
-
-    def __init__(self, space: Space, inactive: float = 0.5) -> None:
-        self.space = space
-        self.d = len(space)
-        self.inactive = float(inactive)
-        params = [space[n] for n in space.names]
-        self.kinds = [dim.kind for dim in space.dims]
-        self.cont = np.array([i for i, k in enumerate(self.kinds) if k != "cat"], dtype=int)
-        self.floats = np.array([i for i, k in enumerate(self.kinds) if k == "float"], dtype=int)
-        self.discrete = [i for i, k in enumerate(self.kinds) if k != "float"]
-        self.cats = [i for i, k in enumerate(self.kinds) if k == "cat"]
-        self._edges: dict[int, np.ndarray] = {}
-        self._centres: dict[int, np.ndarray] = {}
-        for i, p in enumerate(params):
-            if isinstance(p, Categorical):
-                k = p.n_levels
-                self._edges[i] = np.arange(1, k) / k
-                self._centres[i] = (np.arange(k) + 0.5) / k
-            elif isinstance(p, Int):
-                self._edges[i] = _int_edges(p)
-                self._centres[i] = np.array([p.to_unit(v) for v in range(p.low, p.high + 1)])
-        # conditions as (child, parent, allowed parent level indices)
-        self._conditions: list[tuple[int, int, np.ndarray]] = []
-        names = list(space.names)
-        for i, p in enumerate(params):
-            if p.condition is None:
-                continue
-            j = names.index(p.condition.parent)
-            parent = params[j]
-            allowed = [parent.index(v) if isinstance(parent, Categorical) else int(v) - parent.low
-                       for v in p.condition.values]
-            self._conditions.append((i, j, np.array(sorted(set(allowed)), dtype=int)))
-        # feature columns: dim index of each column
-        cols: list[int] = []
-        for i, p in enumerate(params):
-            cols.extend([i] * (p.n_levels if isinstance(p, Categorical) else 1))
-        self.feature_dim = np.array(cols, dtype=int)
-        self.n_features = len(cols)
-        self._col_start = np.searchsorted(self.feature_dim, np.arange(self.d))
-        self.n_cat_combos = math.prod(params[i].n_levels for i in self.cats) if self.cats else 1
-
-    def levels(self, U: np.ndarray, i: int) -> np.ndarray:
-        """Level index of discrete coordinate ``i`` for each row of ``U``."""
-        return self.level_of(i, U[:, i])
-
-    def level_of(self, i: int, u: np.ndarray) -> np.ndarray:
-        """Level index of discrete coordinate ``i`` at the unit coordinates ``u``."""
-        return np.searchsorted(self._edges[i], u, side="right")
-
-    def active(self, U: np.ndarray) -> np.ndarray:
-        """Boolean (m, d): which coordinates are active in each row."""
-        act = np.ones(U.shape, dtype=bool)
-        for i, j, allowed in self._conditions:
-            act[:, i] = act[:, j] & np.isin(self.levels(U, j), allowed)
-        return act
-
-    def snap(self, U: np.ndarray) -> np.ndarray:
-        """Canonical points: discrete coordinates at bin centres, inactive ones at 0.5."""
-        U = np.clip(np.array(U, dtype=float, ndmin=2), 0.0, 1.0)
-        for i in self.discrete:
-            U[:, i] = self._centres[i][self.levels(U, i)]
-        if self._conditions:
-            U[~self.active(U)] = 0.5
-        return U
-
-    def encode(self, U: np.ndarray) -> np.ndarray:
-        """Model features of snapped points (see the class docstring)."""
-        U = np.array(U, dtype=float, ndmin=2)
-        act = self.active(U) if self._conditions else None
-        X = np.zeros((len(U), self.n_features))
-        for i in range(self.d):
-            c = self._col_start[i]
-            if self.kinds[i] == "cat":
-                lv = self.levels(U, i)
-                rows = np.arange(len(U)) if act is None else np.flatnonzero(act[:, i])
-                X[rows, c + lv[rows]] = 1.0
-            else:
-                X[:, c] = U[:, i] if act is None else np.where(act[:, i], U[:, i], self.inactive)
-        return X
-
-    def set_level(self, U: np.ndarray, i: int, level: int) -> np.ndarray:
-        U = U.copy()
-        U[:, i] = self._centres[i][level]
-        return U
-
-    def n_levels(self, i: int) -> int:
-        return len(self._centres[i])
-
-    def centres(self, i: int) -> np.ndarray:
-        """Unit coordinates of the levels of discrete coordinate ``i``."""
-        return self._centres[i]
-
-    def bins(self, i: int) -> tuple[np.ndarray, np.ndarray]:
-        """Lower and upper unit-coordinate edges of each level of discrete coordinate ``i``."""
-        e = self._edges[i]
-        return np.concatenate([[0.0], e]), np.concatenate([e, [1.0]])
-
-    def to_configs(self, U: np.ndarray) -> list[dict[str, Any]]:
-        return [self.space.from_unit(row) for row in self.snap(U)]
-
-    def from_configs(self, configs: Sequence[Any]) -> np.ndarray:
-        return self.snap(self.space.to_unit_array(configs))
-
-
-def _int_edges(p: Int) -> np.ndarray:
-    """Unit coordinates where an ``Int`` changes level (bins of equal width, in log space
-    for ``log=True``), matching ``Int.from_unit``: the value is ``floor(x + 0.5)``."""
-    n = p.high - p.low + 1
-    if not p.log:
-        return np.arange(1, n) / n
-    a = math.log(p.low - 0.5) if p.low > 0.5 else math.log(p.low)
-    b = math.log(p.high + 0.5)
-    return (np.log(np.arange(p.low, p.high) + 0.5) - a) / (b - a)
-
-
-# ---------------------------------------------------------------------------------------------
 # designs and candidates
 
 
-def sobol_design(enc: Encoding, n: int, rng: np.random.Generator) -> np.ndarray:
-    """``n`` snapped points: the first ``n`` of a scrambled Sobol block of size 2^m >= n
+def sobol_design(cube: UnitCube, n: int, rng: np.random.Generator) -> np.ndarray:
+    """``n`` canonical points: the first ``n`` of a scrambled Sobol block of size 2^m >= n
     (drawing a whole power-of-two block keeps scipy's balance warning quiet)."""
     from scipy.stats import qmc
 
     m = max(0, math.ceil(math.log2(max(1, n))))
-    engine = qmc.Sobol(d=max(1, enc.d), scramble=True, rng=rng)
-    return enc.snap(engine.random_base2(m)[:n, : enc.d])
+    engine = qmc.Sobol(d=max(1, cube.d), scramble=True, rng=rng)
+    return cube.canonical(engine.random_base2(m)[:n, : cube.d])
 
 
 def default_n_init(d: int, budget: int | None) -> int:
@@ -358,56 +232,55 @@ def default_n_init(d: int, budget: int | None) -> int:
     return n
 
 
-def random_candidates(enc: Encoding, rng: np.random.Generator, n: int) -> np.ndarray:
+def random_candidates(cube: UnitCube, rng: np.random.Generator, n: int) -> np.ndarray:
     """``n`` uniform points; when the categorical combinations are few (at most n / 8) they
     are enumerated in turn instead of sampled, so each combination gets its share."""
-    U = rng.random((n, enc.d))
-    combos = enc.n_cat_combos
-    if enc.cats and combos <= n // 8:
+    U = rng.random((n, cube.d))
+    combos = cube.n_cat_combos
+    if len(cube.cat_idx) and combos <= n // 8:
         idx = np.arange(n) % combos
-        for i in enc.cats:
-            k = enc.n_levels(i)
-            U[:, i] = enc._centres[i][idx % k]
+        for i in cube.cat_idx:
+            k = int(cube.levels[i])
+            U[:, i] = cube.centres(i)[idx % k]
             idx = idx // k
-    return enc.snap(U)
+    return cube.canonical(U)
 
 
-def perturb(enc: Encoding, rng: np.random.Generator, centres: np.ndarray, n: int,
+def perturb(cube: UnitCube, rng: np.random.Generator, centres: np.ndarray, n: int,
             scale: float) -> np.ndarray:
     """``n`` points around ``centres`` (cycled): Gaussian steps of sd ``scale`` on the
     ordered coordinates, and each categorical redrawn with probability 1/d."""
     if len(centres) == 0:
-        return np.empty((0, enc.d))
+        return np.empty((0, cube.d))
     U = centres[np.arange(n) % len(centres)].copy()
-    if len(enc.cont):
-        U[:, enc.cont] += scale * rng.standard_normal((n, len(enc.cont)))
-    for i in enc.cats:
-        flip = rng.random(n) < 1.0 / enc.d
+    ordered = cube.ord_idx
+    if len(ordered):
+        U[:, ordered] += scale * rng.standard_normal((n, len(ordered)))
+    for i in cube.cat_idx:
+        flip = rng.random(n) < 1.0 / cube.d
         U[flip, i] = rng.random(int(flip.sum()))
-    return enc.snap(np.clip(U, 0.0, 1.0))
+    return cube.canonical(np.clip(U, 0.0, 1.0))
 
 
-def exchange_neighbours(enc: Encoding, U: np.ndarray) -> np.ndarray:
+def exchange_neighbours(cube: UnitCube, U: np.ndarray) -> np.ndarray:
     """Every point that differs from a row of ``U`` in one discrete coordinate: all other
     levels of a categorical, the adjacent levels of an int."""
     out = []
-    for i in enc.discrete:
-        lv = enc.levels(U, i)
-        k = enc.n_levels(i)
-        if enc.kinds[i] == "cat":
+    for i in cube.disc_idx:
+        lv = cube.bin_of(i, U[:, i])
+        k = int(cube.levels[i])
+        if cube.is_cat[i]:
             for level in range(k):
                 rows = lv != level
                 if rows.any():
-                    out.append(enc.set_level(U[rows], i, level))
+                    out.append(cube.set_level(U[rows], i, level))
         else:
             for step in (-1, 1):
                 new = lv + step
                 rows = (new >= 0) & (new < k)
                 if rows.any():
-                    V = U[rows].copy()
-                    V[:, i] = enc._centres[i][new[rows]]
-                    out.append(V)
-    return enc.snap(np.vstack(out)) if out else np.empty((0, enc.d))
+                    out.append(cube.set_level(U[rows], i, new[rows]))
+    return cube.canonical(np.vstack(out)) if out else np.empty((0, cube.d))
 
 
 def unique_rows(U: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -438,12 +311,12 @@ def drop_known(U: np.ndarray, scores: np.ndarray,
     return U[far], scores[far]
 
 
-def maximize(f: Callable[[np.ndarray], np.ndarray], enc: Encoding, rng: np.random.Generator, *,
-             incumbents: np.ndarray, known: np.ndarray,
+def maximize(f: Callable[[np.ndarray], np.ndarray], cube: UnitCube, rng: np.random.Generator,
+             *, incumbents: np.ndarray, known: np.ndarray,
              fg: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]] | None = None,
              n_candidates: int = 2048, n_starts: int = 8, local_scale: float = 0.05
              ) -> tuple[np.ndarray, np.ndarray]:
-    """Search the acquisition ``f`` (vectorized over snapped points, larger is better).
+    """Search the acquisition ``f`` (vectorized over canonical points, larger is better).
 
     1. ``n_candidates`` points: half uniform (categorical combinations enumerated when few),
        half Gaussian perturbations of the ``incumbents`` (sd ``local_scale``);
@@ -456,15 +329,15 @@ def maximize(f: Callable[[np.ndarray], np.ndarray], enc: Encoding, rng: np.rando
     Returns all scored distinct points not in ``known`` (observed or pending), best first.
     """
     n_rand = n_candidates // 2 if len(incumbents) else n_candidates
-    U = np.vstack([random_candidates(enc, rng, n_rand),
-                   perturb(enc, rng, incumbents, n_candidates - n_rand, local_scale),
+    U = np.vstack([random_candidates(cube, rng, n_rand),
+                   perturb(cube, rng, incumbents, n_candidates - n_rand, local_scale),
                    incumbents])
     scores = f(U)
     U, scores = unique_rows(U, scores)
     starts = U[:n_starts]
-    refined = _lbfgsb(fg, enc, starts) if fg is not None and len(enc.cont) and len(starts) \
-        else np.empty((0, enc.d))
-    new = np.vstack([refined, exchange_neighbours(enc, np.vstack([starts, refined]))])
+    refined = _lbfgsb(fg, cube, starts) if fg is not None and len(cube.ord_idx) and len(starts) \
+        else np.empty((0, cube.d))
+    new = np.vstack([refined, exchange_neighbours(cube, np.vstack([starts, refined]))])
     if len(new):
         U = np.vstack([U, new])
         scores = np.concatenate([scores, f(new)])
@@ -472,7 +345,7 @@ def maximize(f: Callable[[np.ndarray], np.ndarray], enc: Encoding, rng: np.rando
     return drop_known(U, scores, known)
 
 
-def _lbfgsb(fg: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]], enc: Encoding,
+def _lbfgsb(fg: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]], cube: UnitCube,
             starts: np.ndarray, maxiter: int = 200) -> np.ndarray:
     """Jointly maximize the sum of ``fg`` over independent copies of the starts (the copies do
     not interact, so the sum's optimum is every copy's optimum) with ``scipy``'s L-BFGS-B.
@@ -483,7 +356,7 @@ def _lbfgsb(fg: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]], enc: Enco
     """
     from scipy.optimize import minimize
 
-    cont = enc.cont
+    cont = cube.ord_idx
     m = len(starts)
     base = starts.copy()
     v0 = np.abs(fg(base)[0])
@@ -499,10 +372,10 @@ def _lbfgsb(fg: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]], enc: Enco
                    bounds=[(0.0, 1.0)] * (m * len(cont)), options={"maxiter": maxiter})
     out = base.copy()
     out[:, cont] = np.clip(res.x.reshape(m, len(cont)), 0.0, 1.0)
-    return enc.snap(out)
+    return cube.canonical(out)
 
 
-def local_search(f: Callable[[np.ndarray], np.ndarray], enc: Encoding,
+def local_search(f: Callable[[np.ndarray], np.ndarray], cube: UnitCube,
                  rng: np.random.Generator, starts: np.ndarray, *, n_neighbours: int = 4,
                  sd: float = 0.2, max_steps: int = 50) -> tuple[np.ndarray, np.ndarray]:
     """SMAC's local search (Hutter et al. 2011, §4.3): from each start, move to the best
@@ -511,7 +384,7 @@ def local_search(f: Callable[[np.ndarray], np.ndarray], enc: Encoding,
     float or int, every other level for a categorical. (SMAC takes the first improving
     neighbour in random order; this evaluates all of them, which vectorizes, and takes the
     best.) Returns every point visited and its score."""
-    cur = enc.snap(starts)
+    cur = cube.canonical(starts)
     cur_s = f(cur)
     seen_U, seen_s = [cur], [cur_s]
     moving = np.ones(len(cur), dtype=bool)
@@ -520,15 +393,15 @@ def local_search(f: Callable[[np.ndarray], np.ndarray], enc: Encoding,
         if len(idx) == 0:
             break
         pts = cur[idx]
-        act = enc.active(pts)
+        act = cube.active(pts)
         neigh, owner = [], []
-        for i in range(enc.d):
+        for i in range(cube.d):
             rows = np.flatnonzero(act[:, i])
             if len(rows) == 0:
                 continue
-            if enc.kinds[i] == "cat":
-                for level in range(enc.n_levels(i)):
-                    V = enc.set_level(pts[rows], i, level)
+            if cube.is_cat[i]:
+                for level in range(int(cube.levels[i])):
+                    V = cube.set_level(pts[rows], i, level)
                     neigh.append(V)
                     owner.append(rows)
             else:
@@ -538,7 +411,7 @@ def local_search(f: Callable[[np.ndarray], np.ndarray], enc: Encoding,
                 owner.append(np.repeat(rows, n_neighbours))
         if not neigh:
             break
-        N = enc.snap(np.vstack(neigh))
+        N = cube.canonical(np.vstack(neigh))
         own = np.concatenate(owner)
         s = f(N)
         seen_U.append(N)
@@ -555,12 +428,12 @@ def local_search(f: Callable[[np.ndarray], np.ndarray], enc: Encoding,
     return np.vstack(seen_U), np.concatenate(seen_s)
 
 
-def record(observations: Sequence[Any], enc: Any, U: list[np.ndarray], y: list[float],
+def record(observations: Sequence[Any], cube: UnitCube, U: list[np.ndarray], y: list[float],
            pending: list[np.ndarray]) -> None:
-    """Append told observations to a model's data (``U`` snapped points, ``y`` values, NaN
+    """Append told observations to a model's data (``U`` canonical points, ``y`` values, NaN
     for failures) and drop each from ``pending``, the points asked but not yet told."""
     for obs in observations:
-        u = enc.from_configs([obs.config])[0]
+        u = cube.from_configs([obs.config])[0]
         U.append(u)
         y.append(float(obs.value) if obs.ok else math.nan)
         for k, p in enumerate(pending):

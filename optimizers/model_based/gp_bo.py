@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from hpbench import Optimizer, register_optimizer
+from hpbench.cube import UnitCube
 from hpbench.optimizer import Observation
 from hpbench.optimizers.model_based import _acquisition as acq
 
@@ -214,33 +215,29 @@ class GPBO(Optimizer):
     """
 
     batch_size = 1
+    label = "gp-bo"
     settings = {"acquisition": "ei", "xi": 0.0, "kappa": 2.0, "n_init": None,
                 "batch_strategy": "kriging-believer", "n_candidates": 2048, "n_starts": 8,
                 "warp": True, "restart_every": 1}
+    choices = {"acquisition": acq.ACQUISITIONS, "batch_strategy": BATCH_STRATEGIES}
 
     def __init__(self, space, **kwargs: Any) -> None:
         super().__init__(space, **kwargs)
         cfg = self.config
-        if cfg["acquisition"] not in acq.ACQUISITIONS:
-            raise ValueError(f"gp-bo: acquisition must be one of {list(acq.ACQUISITIONS)}, "
-                             f"got {cfg['acquisition']!r}")
-        if cfg["batch_strategy"] not in BATCH_STRATEGIES:
-            raise ValueError(f"gp-bo: batch_strategy must be one of {list(BATCH_STRATEGIES)}, "
-                             f"got {cfg['batch_strategy']!r}")
         for key in ("n_candidates", "n_starts", "restart_every"):
             if int(cfg[key]) < 1:
                 raise ValueError(f"gp-bo: {key} must be >= 1, got {cfg[key]!r}")
-        self.enc = acq.Encoding(space)
+        self.cube = UnitCube(space)
         n_init = cfg["n_init"]
         if n_init is None:
             n_init = acq.default_n_init(len(space), self.budget.evaluations)
         if int(n_init) < 1:
             raise ValueError(f"gp-bo: n_init must be >= 1, got {n_init!r}")
-        self._design = list(acq.sobol_design(self.enc, int(n_init), self.rng))
-        self._U: list[np.ndarray] = []  # snapped points told so far
+        self._design = list(acq.sobol_design(self.cube, int(n_init), self.rng))
+        self._U: list[np.ndarray] = []  # canonical points told so far
         self._y: list[float] = []  # their values (NaN: failed)
         self._pending: list[np.ndarray] = []  # asked, not yet told
-        self.gp = MaternGP(self.enc.feature_dim, self.enc.d)
+        self.gp = MaternGP(self.cube.feature_dim, self.cube.d)
         self._fitted: tuple | None = None
         self._n_fits = 0
         self.warped = False
@@ -248,7 +245,7 @@ class GPBO(Optimizer):
     # -- ask/tell ------------------------------------------------------------------------
 
     def ask(self, n: int) -> list[dict]:
-        if self.enc.d == 0:
+        if self.cube.d == 0:
             return [{} for _ in range(n)]
         chosen: list[np.ndarray] = []
         while self._design and len(chosen) < n:
@@ -263,20 +260,20 @@ class GPBO(Optimizer):
                     chosen.append(self._fresh_random(known))
                     known = np.vstack([known, chosen[-1]])
         self._pending.extend(chosen)
-        return self.enc.to_configs(np.array(chosen))
+        return self.cube.to_configs(np.array(chosen))
 
     def tell(self, observations: Sequence[Observation]) -> None:
-        acq.record(observations, self.enc, self._U, self._y, self._pending)
+        acq.record(observations, self.cube, self._U, self._y, self._pending)
 
     # -- internals -----------------------------------------------------------------------
 
     def _known(self, extra: Sequence[np.ndarray] = ()) -> np.ndarray:
         rows = [*self._U, *self._pending, *extra]
-        return np.array(rows).reshape(len(rows), self.enc.d)
+        return np.array(rows).reshape(len(rows), self.cube.d)
 
     def _fresh_random(self, known: np.ndarray, tries: int = 64) -> np.ndarray:
         for _ in range(tries):
-            u = self.enc.snap(self.rng.random((1, self.enc.d)))
+            u = self.cube.canonical(self.rng.random((1, self.cube.d)))
             if len(acq.drop_known(u, np.zeros(1), known)[0]):
                 return u[0]
         return u[0]  # a small discrete space may be used up: repeat a point
@@ -290,7 +287,7 @@ class GPBO(Optimizer):
             starts = [self.gp.theta]
             if self._n_fits % int(self.config["restart_every"]) == 0:
                 starts.append(self.gp.default_theta())
-            self.gp.fit(self.enc.encode(U), y, starts)
+            self.gp.fit(self.cube.encode(U), y, starts)
             self._n_fits += 1
             self._fitted = key
         ok = np.isfinite(self._y)
@@ -309,7 +306,7 @@ class GPBO(Optimizer):
         for k in range(m):
             known = self._known([*chosen, *out])
             f, fg = self._acquisition_functions(gp, best)
-            cand, _ = acq.maximize(f, self.enc, self.rng, incumbents=incumbents, known=known,
+            cand, _ = acq.maximize(f, self.cube, self.rng, incumbents=incumbents, known=known,
                                    fg=fg, n_candidates=int(self.config["n_candidates"]),
                                    n_starts=int(self.config["n_starts"]))
             u = cand[0] if len(cand) else self._fresh_random(known)
@@ -320,7 +317,7 @@ class GPBO(Optimizer):
 
     def _believe(self, gp: MaternGP, u: np.ndarray, y: np.ndarray, best: float,
                  strategy: str) -> tuple[MaternGP, float]:
-        x = self.enc.encode(u[None, :])
+        x = self.cube.encode(u[None, :])
         if strategy == "kriging-believer":
             lie = float(gp.predict(x)[0][0])
         else:
@@ -329,22 +326,21 @@ class GPBO(Optimizer):
 
     def _acquisition_functions(self, gp: MaternGP, best: float):
         name, xi, kappa = self.config["acquisition"], self.config["xi"], self.config["kappa"]
-        enc = self.enc
-        cols = np.array([enc.feature_dim.tolist().index(i) for i in enc.cont], dtype=int)
+        cube = self.cube
 
         def f(U: np.ndarray) -> np.ndarray:
-            mu, sigma = gp.predict(enc.encode(U))
+            mu, sigma = gp.predict(cube.encode(U))
             return acq.acquisition(name, mu, sigma, best, xi=xi, kappa=kappa)[0]
 
         def fg(U: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            mu, sigma, dmu, dsigma = gp.predict(enc.encode(U), grad=True)
+            mu, sigma, dmu, dsigma = gp.predict(cube.encode(U), grad=True)
             value, da_dmu, da_dsigma = acq.acquisition(name, mu, sigma, best, xi=xi,
                                                        kappa=kappa)
             gX = da_dmu[:, None] * dmu + da_dsigma[:, None] * dsigma
             gU = np.zeros_like(U)
-            gU[:, enc.cont] = gX[:, cols]
-            if enc.space.is_conditional:
-                gU[~enc.active(U)] = 0.0
+            gU[:, cube.ord_idx] = gX[:, cube.ord_cols]
+            if cube.conditions:
+                gU[~cube.active(U)] = 0.0
             return value, gU
 
         return f, fg

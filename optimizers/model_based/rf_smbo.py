@@ -36,8 +36,13 @@ from typing import Any
 import numpy as np
 
 from hpbench import Optimizer, register_optimizer
+from hpbench.cube import UnitCube
 from hpbench.optimizer import Observation
 from hpbench.optimizers.model_based import _acquisition as acq
+
+#: the feature value of an inactive parameter: outside every active value, so trees can split
+#: inactive parameters off (SMAC's imputation)
+INACTIVE = -1.0
 
 
 @register_optimizer("rf-smbo", tags=("model-based", "smac"), packages=("sklearn",),
@@ -66,7 +71,7 @@ class RFSMBO(Optimizer):
         for key in ("n_trees", "n_random", "n_local"):
             if int(cfg[key]) < 1:
                 raise ValueError(f"rf-smbo: {key} must be >= 1, got {cfg[key]!r}")
-        self.enc = acq.Encoding(space, inactive=-1.0)
+        self.cube = UnitCube(space)
         n_init = cfg["n_init"]
         if n_init is None:
             budget = self.budget.evaluations
@@ -74,20 +79,20 @@ class RFSMBO(Optimizer):
             n_init = max(2, n_init)
         if int(n_init) < 1:
             raise ValueError(f"rf-smbo: n_init must be >= 1, got {n_init!r}")
-        self._design = list(acq.sobol_design(self.enc, int(n_init), self.rng))
+        self._design = list(acq.sobol_design(self.cube, int(n_init), self.rng))
         self._U: list[np.ndarray] = []
         self._y: list[float] = []
         self._pending: list[np.ndarray] = []
 
     def ask(self, n: int) -> list[dict]:
-        if self.enc.d == 0:
+        if self.cube.d == 0:
             return [{} for _ in range(n)]
         chosen: list[np.ndarray] = []
         while self._design and len(chosen) < n:
             chosen.append(self._design.pop(0))
         if len(chosen) < n:
             m = n - len(chosen)
-            ranked = np.empty((0, self.enc.d))
+            ranked = np.empty((0, self.cube.d))
             if np.isfinite(self._y).sum() >= 2:
                 with acq.single_threaded_blas():
                     ranked = self._ranked(chosen)
@@ -97,12 +102,12 @@ class RFSMBO(Optimizer):
                     chosen.append(ranked[take])
                     take += 1
                 else:
-                    chosen.append(self.enc.snap(self.rng.random((1, self.enc.d)))[0])
+                    chosen.append(self.cube.canonical(self.rng.random((1, self.cube.d)))[0])
         self._pending.extend(chosen)
-        return self.enc.to_configs(np.array(chosen))
+        return self.cube.to_configs(np.array(chosen))
 
     def tell(self, observations: Sequence[Observation]) -> None:
-        acq.record(observations, self.enc, self._U, self._y, self._pending)
+        acq.record(observations, self.cube, self._U, self._y, self._pending)
 
     def _forest(self, y: np.ndarray):
         from sklearn.ensemble import RandomForestRegressor
@@ -112,7 +117,7 @@ class RFSMBO(Optimizer):
             n_estimators=int(cfg["n_trees"]), min_samples_split=cfg["min_samples_split"],
             min_samples_leaf=cfg["min_samples_leaf"], max_features=cfg["max_features"],
             bootstrap=True, random_state=int(self.rng.integers(2**31 - 1)))
-        return forest.fit(self.enc.encode(np.array(self._U)), y)
+        return forest.fit(self.cube.encode(np.array(self._U), INACTIVE), y)
 
     def _ranked(self, chosen: Sequence[np.ndarray]) -> np.ndarray:
         """Configs ranked by EI, best first, none already observed or pending."""
@@ -121,26 +126,26 @@ class RFSMBO(Optimizer):
         ok = np.isfinite(self._y)
         best = float(np.min(y[ok]))
         xi = float(self.config["xi"])
-        enc = self.enc
+        cube = self.cube
 
         def f(U: np.ndarray) -> np.ndarray:
             # the trees' own predict, without scikit-learn's per-call input validation (the
             # trees compare in float32 either way)
-            X = enc.encode(U).astype(np.float32)
+            X = cube.encode(U, INACTIVE).astype(np.float32)
             per_tree = np.stack([t.tree_.predict(X).reshape(len(X), -1)[:, 0]
                                  for t in forest.estimators_])
             return acq.expected_improvement(per_tree.mean(0), per_tree.std(0), best, xi)[0]
 
         observed = np.array(self._U)
         k = int(self.config["n_local"])
-        rand = acq.random_candidates(enc, self.rng, int(self.config["n_random"]))
+        rand = acq.random_candidates(cube, self.rng, int(self.config["n_random"]))
         rand_s = f(rand)
         obs_s = f(observed)
         starts = np.vstack([observed[np.argsort(-obs_s, kind="stable")[:k]],
                             rand[np.argsort(-rand_s, kind="stable")[:k]]])
-        local, local_s = acq.local_search(f, enc, self.rng, starts)
+        local, local_s = acq.local_search(f, cube, self.rng, starts)
         top = np.argsort(-rand_s, kind="stable")[:1000]  # more than any batch needs
         U, s = acq.unique_rows(np.vstack([local, rand[top]]),
                                np.concatenate([local_s, rand_s[top]]))
-        known = np.array([*self._U, *self._pending, *chosen]).reshape(-1, enc.d)
+        known = np.array([*self._U, *self._pending, *chosen]).reshape(-1, cube.d)
         return acq.drop_known(U, s, known)[0]

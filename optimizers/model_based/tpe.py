@@ -43,8 +43,8 @@ import numpy as np
 from scipy.special import logsumexp, ndtr, ndtri
 
 from hpbench import Optimizer, register_optimizer
+from hpbench.cube import UnitCube
 from hpbench.optimizer import Observation
-from hpbench.optimizers.model_based import _acquisition as acq
 
 _LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
 
@@ -163,7 +163,7 @@ class TPE(Optimizer):
             raise ValueError(f"tpe: need n_startup >= 0 and prior_weight > 0, got "
                              f"n_startup={cfg['n_startup']!r}, "
                              f"prior_weight={cfg['prior_weight']!r}")
-        self.enc = acq.Encoding(space)
+        self.cube = UnitCube(space)
         self._U: list[np.ndarray] = []  # unit coordinates of each told trial
         self._active: list[np.ndarray] = []  # which parameters were active in it
         self._y: list[float] = []  # its value, NaN when it failed
@@ -196,9 +196,9 @@ class TPE(Optimizer):
             if len(trials) else trials
         u = np.array([self._U[t][i] for t in trials])
         w = recency_weights(len(trials), int(cfg["forget_after"]))
-        if self.enc.kinds[i] == "cat":
-            return CategoricalParzen(self.enc.level_of(i, u).astype(int), w,
-                                     self.enc.n_levels(i), cfg["prior_weight"])
+        if self.cube.is_cat[i]:
+            return CategoricalParzen(self.cube.bin_of(i, u).astype(int), w,
+                                     int(self.cube.levels[i]), cfg["prior_weight"])
         return NumericParzen(u, w, cfg["prior_weight"], bool(cfg["magic_clip"]))
 
     def _sample(self, good: np.ndarray, bad: np.ndarray, models: dict) -> dict:
@@ -206,7 +206,7 @@ class TPE(Optimizer):
         ``log l - log g``. Parents come before their children, so activity is known."""
         config: dict[str, Any] = {}
         m = int(self.config["n_candidates"])
-        enc = self.enc
+        cube = self.cube
         for i, (name, param) in enumerate(self.space.items()):
             if param.condition is not None and name not in self.space.active(config):
                 continue
@@ -214,15 +214,15 @@ class TPE(Optimizer):
                 models[i] = (self._estimator(i, good), self._estimator(i, bad))
             l_est, g_est = models[i]
             cand = l_est.sample(self.rng, m)
-            if enc.kinds[i] == "cat":
+            if cube.is_cat[i]:
                 score = l_est.log_prob(cand) - g_est.log_prob(cand)
                 config[name] = param.choices[int(cand[np.argmax(score)])]
                 continue
-            if enc.kinds[i] == "int":  # an integer's probability is the mass of its bin
-                level = enc.level_of(i, cand)
-                lo, hi = (edges[level] for edges in enc.bins(i))
+            if cube.is_int[i]:  # an integer's probability is the mass of its bin
+                level = cube.bin_of(i, cand)
+                lo, hi = (edges[level] for edges in cube.bin_edges(i))
                 score = l_est.log_mass(lo, hi) - g_est.log_mass(lo, hi)
-                cand = enc.centres(i)[level]
+                cand = cube.centres(i)[level]
             else:
                 score = l_est.log_pdf(cand) - g_est.log_pdf(cand)
             config[name] = param.from_unit(float(cand[np.argmax(score)]))

@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 
 from hpbench import Observation, Space, register_optimizer
-from hpbench.optimizers._cube import Cube
+from hpbench.cube import UnitCube
 from hpbench.optimizers.multifidelity.hyperband import HyperbandBase
 
 _LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
@@ -99,7 +99,7 @@ class BOHB(HyperbandBase):
 
     def __init__(self, space: Space, **kwargs: Any) -> None:
         super().__init__(space, **kwargs)
-        self.cube = Cube(space)
+        self.cube = UnitCube(space)
         d = self.cube.d
         n_min = self.config["min_points_in_model"]
         self.n_min = d + 1 if n_min is None else max(d + 1, int(n_min))
@@ -114,8 +114,8 @@ class BOHB(HyperbandBase):
         u = self.space.to_unit(config)
         active = set(self.space.active(config))
         mask = np.array([n in active for n in self.space.names], dtype=bool)
-        for j in self.cube.cat_idx:
-            u[j] = self.cube.level(j, u[j])
+        cats = self.cube.cat_idx
+        u[cats] = self.cube.levels_at(u, cats)
         return u, mask
 
     def _observe(self, observations: Sequence[Observation]) -> None:
@@ -189,8 +189,8 @@ class BOHB(HyperbandBase):
             X[resample, j] = self.rng.integers(good.levels[j], size=int(resample.sum()))
         score = np.maximum(bad.logpdf(X), -745.0) - np.maximum(good.logpdf(X), -745.0)
         best = X[int(np.argmin(score))].copy()
-        for j in self.cube.cat_idx:
-            best[j] = self.cube.centre(j, int(best[j]))
+        cats = self.cube.cat_idx
+        best[cats] = self.cube.centres_at(best[cats].astype(int), cats)
         return self.space.from_unit(self.cube.snap(best))
 
     def _new_configs(self, n: int, fidelity: float) -> list[dict]:

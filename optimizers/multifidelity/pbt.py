@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hpbench import Observation, Space, register_optimizer
-from hpbench.optimizers._cube import Cube
+from hpbench.cube import UnitCube
 from hpbench.optimizers.multifidelity._common import (
     JobOptimizer,
     Jobs,
@@ -79,7 +79,7 @@ class PBT(JobOptimizer):
         if not (isinstance(t, int | float) and 0 < t <= 0.5):
             raise ValueError(f"truncation must be a share in (0, 0.5], got {t!r}")
         self.batch_size = p
-        self.cube = Cube(space)
+        self.cube = UnitCube(space)
         self.step_fidelities = self._step_fidelities(steps)
 
     def _step_fidelities(self, steps: int) -> list[float]:

@@ -48,7 +48,7 @@ from typing import Any
 import numpy as np
 
 from hpbench import Space, register_optimizer
-from hpbench.optimizers._cube import Search, SteppedOptimizer
+from hpbench.optimizers._stepped import Search, SteppedOptimizer
 
 _GLOBAL_STATE_LOCK = threading.Lock()
 
@@ -70,18 +70,16 @@ class CMAES(SteppedOptimizer):
     ``{"CMA_elitist": True, "CMA_diagonal": True}``).
     """
 
+    label = "cma-es"
     settings = {"sigma0": 1 / 6, "popsize": None, "restarts": "ipop", "incpopsize": 2,
                 "x0": "centre", "options": None}
+    choices = {"restarts": ("ipop", "none"), "x0": ("centre", "random")}
 
     def __init__(self, space: Space, **kwargs: Any) -> None:
         super().__init__(space, **kwargs)
         import cma  # noqa: F401  (fail early, with the registry's missing-package message)
 
         cfg = self.config
-        if cfg["restarts"] not in ("ipop", "none"):
-            raise ValueError(f"cma-es: restarts must be 'ipop' or 'none', got {cfg['restarts']!r}")
-        if cfg["x0"] not in ("random", "centre"):
-            raise ValueError(f"cma-es: x0 must be 'random' or 'centre', got {cfg['x0']!r}")
         if not 0.0 < float(cfg["sigma0"]) <= 1.0:
             raise ValueError(f"cma-es: sigma0 must be in (0, 1], got {cfg['sigma0']!r}")
         if float(cfg["incpopsize"]) < 1:
@@ -117,19 +115,21 @@ class CMAES(SteppedOptimizer):
 
     def _to_cube(self, Y: np.ndarray) -> np.ndarray:
         """cma coordinates (floats in [0, 1], level indices) -> unit-cube points."""
-        U = np.array(Y, dtype=float).reshape(-1, self.cube.d)
-        for i in self.cube.disc_idx:
-            n = int(self.cube.levels[i])
-            U[:, i] = [self.cube.centre(i, min(n - 1, max(0, round(y)))) for y in U[:, i]]
-        return self.cube.snap(U)
+        cube = self.cube
+        U = np.array(Y, dtype=float).reshape(-1, cube.d)
+        disc = cube.disc_idx
+        # rint rounds half to even, as Python's round does
+        K = np.clip(np.rint(U[:, disc]), 0, cube.levels[disc] - 1)
+        U[:, disc] = cube.centres_at(K, disc)
+        return cube.snap(U)
 
     def _x0(self) -> np.ndarray:
         n = len(self._lower)
         first = not self.runs
         u = np.full(n, 0.5) if first and self.config["x0"] == "centre" else self.rng.random(n)
         y = u.copy()
-        for i in self.cube.disc_idx:
-            y[i] = float(self.cube.level(i, u[i]))
+        disc = self.cube.disc_idx
+        y[disc] = self.cube.levels_at(u, disc)
         return y
 
     def _new_strategy(self, popsize: int) -> Any:

@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from hpbench import Space, register_optimizer
-from hpbench.optimizers._cube import Search, SteppedOptimizer, worst_as_inf
+from hpbench.optimizers._stepped import Search, SteppedOptimizer, worst_as_inf
 
 STRATEGIES = ("rand/1/bin", "current-to-best/1")
 
@@ -51,14 +51,13 @@ class DifferentialEvolution(SteppedOptimizer):
     weight), ``CR`` (crossover rate), ``pop_size`` (None: ``clip(3 d, 10, 30)``).
     """
 
+    label = "de"
     settings = {"strategy": "current-to-best/1", "F": 0.5, "CR": 0.9, "pop_size": None}
+    choices = {"strategy": STRATEGIES}
 
     def __init__(self, space: Space, **kwargs: Any) -> None:
         super().__init__(space, **kwargs)
         cfg = self.config
-        if cfg["strategy"] not in STRATEGIES:
-            raise ValueError(f"de: strategy must be one of {list(STRATEGIES)}, "
-                             f"got {cfg['strategy']!r}")
         if not 0.0 < float(cfg["F"]) <= 2.0:
             raise ValueError(f"de: F must be in (0, 2], got {cfg['F']!r}")
         if not 0.0 <= float(cfg["CR"]) <= 1.0:

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from hpbench import Space, register_optimizer
-from hpbench.optimizers._cube import Search, SteppedOptimizer, worst_as_inf
+from hpbench.optimizers._stepped import Search, SteppedOptimizer, worst_as_inf
 
 
 @register_optimizer("genetic", tags=("population", "evolutionary"),
@@ -47,19 +47,16 @@ class GeneticAlgorithm(SteppedOptimizer):
     ``tournament`` (tournament size).
     """
 
+    label = "genetic"
     settings = {"pop_size": None, "crossover": "sbx", "crossover_prob": 0.9, "eta_c": 15.0,
                 "mutation": "polynomial", "mutation_prob": None, "eta_m": 20.0,
                 "sigma": 0.1, "survival": "plus", "elite": 1, "tournament": 2}
+    choices = {"crossover": ("sbx", "blend"), "mutation": ("polynomial", "gaussian"),
+               "survival": ("plus", "generational")}
 
     def __init__(self, space: Space, **kwargs: Any) -> None:
         super().__init__(space, **kwargs)
         cfg = self.config
-        for key, allowed in (("crossover", ("sbx", "blend")),
-                             ("mutation", ("polynomial", "gaussian")),
-                             ("survival", ("plus", "generational"))):
-            if cfg[key] not in allowed:
-                raise ValueError(f"genetic: {key} must be one of {list(allowed)}, "
-                                 f"got {cfg[key]!r}")
         pop = cfg["pop_size"]
         if pop is None:
             pop = int(np.clip(4 + 2 * self.cube.d, 10, 30))

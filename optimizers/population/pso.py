@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 
 from hpbench import Space, register_optimizer
-from hpbench.optimizers._cube import Search, SteppedOptimizer, worst_as_inf
+from hpbench.optimizers._stepped import Search, SteppedOptimizer, worst_as_inf
 
 #: Clerc & Kennedy 2002 constriction: phi = phi1 + phi2 = 4.1
 PHI1 = PHI2 = 2.05
@@ -56,19 +56,16 @@ class ParticleSwarm(SteppedOptimizer):
     variant's weights), ``c1``/``c2`` (the inertia variant's accelerations).
     """
 
+    label = "pso"
     settings = {"swarm_size": None, "variant": "constriction", "topology": "global",
                 "bounds": "reflect", "vmax": 0.5, "w_start": 0.9, "w_end": 0.4,
                 "c1": 2.0, "c2": 2.0}
+    choices = {"variant": ("constriction", "inertia"), "topology": ("global", "ring"),
+               "bounds": ("reflect", "absorb")}
 
     def __init__(self, space: Space, **kwargs: Any) -> None:
         super().__init__(space, **kwargs)
         cfg = self.config
-        for key, allowed in (("variant", ("constriction", "inertia")),
-                             ("topology", ("global", "ring")),
-                             ("bounds", ("reflect", "absorb"))):
-            if cfg[key] not in allowed:
-                raise ValueError(f"pso: {key} must be one of {list(allowed)}, "
-                                 f"got {cfg[key]!r}")
         size = cfg["swarm_size"]
         if size is None:
             size = 10 + int(2 * math.sqrt(self.cube.d))
@@ -137,7 +134,7 @@ class ParticleSwarm(SteppedOptimizer):
                 take_g = u >= weights[:, 0] + weights[:, 1]
                 X[take_p, i], X[take_g, i] = pbest[take_p, i], G[take_g, i]
                 redraw = rng.random(n) < 1.0 / max(1, d)
-                X[redraw, i] = [cube.resample_category(i, x, rng) for x in X[redraw, i]]
+                X[redraw, i] = cube.resample_categories(i, X[redraw, i], rng)
                 V[:, i] = 0.0
             self.positions, self.velocities = X, V
             S = cube.snap(X)

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from hpbench import Observation, Optimizer, Space, Suggestion, register_optimizer
-from hpbench.optimizers._cube import Cube
+from hpbench.cube import UnitCube
 
 
 def _softmax(z: np.ndarray) -> np.ndarray:
@@ -44,22 +44,21 @@ class Reinforce(Optimizer):
     """Settings: ``batch_size`` (8 samples per update), ``lr`` (0.1, Adam), ``baseline_decay``
     (0.9), ``entropy`` (0.01), ``bins`` (10), ``continuous`` ("bins" or "gaussian")."""
 
+    label = "reinforce"
     settings = {"batch_size": 8, "lr": 0.1, "baseline_decay": 0.9, "entropy": 0.01,
                 "bins": 10, "continuous": "bins"}
+    choices = {"continuous": ("bins", "gaussian")}
 
     def __init__(self, space: Space, **kwargs: Any) -> None:
         super().__init__(space, **kwargs)
         b = self.config["batch_size"]
         if isinstance(b, bool) or not isinstance(b, int) or b < 1:
             raise ValueError(f"batch_size must be an integer >= 1, got {b!r}")
-        if self.config["continuous"] not in ("bins", "gaussian"):
-            raise ValueError(f"continuous must be 'bins' or 'gaussian', "
-                             f"got {self.config['continuous']!r}")
         bins = self.config["bins"]
         if isinstance(bins, bool) or not isinstance(bins, int) or bins < 2:
             raise ValueError(f"bins must be an integer >= 2, got {bins!r}")
         self.batch_size = b
-        self.cube = Cube(space)
+        self.cube = UnitCube(space)
         self.names = list(space.names)
         gaussian = self.config["continuous"] == "gaussian"
         #: per coordinate: ("levels", n) for a level categorical, ("bins", n), ("gauss", 0)

@@ -1,4 +1,4 @@
-"""The shared unit-cube helpers of the stochastic and population optimizers."""
+"""The unit-cube view the optimizers share (``hpbench.cube``) and ``SteppedOptimizer``."""
 
 from __future__ import annotations
 
@@ -7,21 +7,22 @@ import math
 import numpy as np
 
 from hpbench import Budget, Categorical, Float, Int, Observation, Space
-from hpbench.optimizers._cube import Cube, SteppedOptimizer, reflect, worst_as_inf
+from hpbench.cube import UnitCube, reflect
+from hpbench.optimizers._stepped import SteppedOptimizer, worst_as_inf
 
 SPACE = Space(x=Float(0.0, 1.0), k=Int(0, 4), n=Int(1, 1000, log=True),
               c=Categorical(["a", "b", "c"]))
 
 
 def test_cube_knows_discrete_coordinates():
-    cube = Cube(SPACE)
+    cube = UnitCube(SPACE)
     assert cube.levels.tolist() == [0, 5, 1000, 3]
     assert cube.is_cat.tolist() == [False, False, False, True]
     assert cube.is_int.tolist() == [False, True, True, False]
 
 
 def test_snap_puts_discrete_values_at_the_bin_centre_to_unit_gives():
-    cube = Cube(SPACE)
+    cube = UnitCube(SPACE)
     rng = np.random.default_rng(0)
     U = rng.random((200, 4))
     S = cube.snap(U)
@@ -35,14 +36,14 @@ def test_snap_puts_discrete_values_at_the_bin_centre_to_unit_gives():
 
 
 def test_level_and_centre_round_trip_for_log_integers():
-    cube = Cube(SPACE)
+    cube = UnitCube(SPACE)
     for k in (0, 1, 9, 36, 500, 999):
         assert cube.level(2, cube.centre(2, k)) == k
         assert SPACE["n"].from_unit(cube.centre(2, k)) == 1 + k
 
 
 def test_category_moves_always_change_the_category():
-    cube = Cube(SPACE)
+    cube = UnitCube(SPACE)
     rng = np.random.default_rng(1)
     seen = set()
     for _ in range(300):
@@ -55,7 +56,7 @@ def test_category_moves_always_change_the_category():
 
 
 def test_integer_steps_move_at_least_one_level_even_when_tiny():
-    cube = Cube(SPACE)
+    cube = UnitCube(SPACE)
     rng = np.random.default_rng(2)
     for k in range(5):
         for _ in range(20):
@@ -68,7 +69,7 @@ def test_integer_steps_move_at_least_one_level_even_when_tiny():
 
 
 def test_mutate_touches_only_the_masked_coordinates():
-    cube = Cube(SPACE)
+    cube = UnitCube(SPACE)
     rng = np.random.default_rng(3)
     u = cube.snap(np.full(4, 0.5))
     for i in range(4):

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from hpbench import Budget, Categorical, Float, Int, Space
+from hpbench.cube import UnitCube
 from hpbench.optimizer import Observation, Suggestion
 from hpbench.optimizers.model_based import _acquisition as acq
 from hpbench.optimizers.model_based.gp_bo import GPBO, MaternGP
@@ -140,27 +141,27 @@ MIXED = Space(
 )
 
 
-def test_snap_agrees_with_the_space_and_is_idempotent():
-    enc = acq.Encoding(MIXED)
+def test_canonical_points_agree_with_the_space_and_are_idempotent():
+    cube = UnitCube(MIXED)
     U = np.random.default_rng(3).random((500, len(MIXED)))
-    S = enc.snap(U)
+    S = cube.canonical(U)
     for u, s in zip(U, S):
         assert MIXED.from_unit(u) == MIXED.from_unit(s)  # same config
         np.testing.assert_allclose(MIXED.to_unit(MIXED.from_unit(u)), s)  # canonical row
-    np.testing.assert_array_equal(enc.snap(S), S)
+    np.testing.assert_array_equal(cube.canonical(S), S)
 
 
 def test_categoricals_are_one_hot_and_share_one_lengthscale():
-    enc = acq.Encoding(MIXED)
+    cube = UnitCube(MIXED)
     configs = [{"x": 0.5, "lr": 0.01, "n": 2, "width": 10, "kind": k, **extra}
                for k, extra in (("a", {}), ("b", {"extra": 0.2}), ("c", {"extra": 0.7}))]
-    X = enc.encode(enc.from_configs(configs))
+    X = cube.encode(cube.from_configs(configs))
     assert X.shape == (3, 4 + 3 + 1)  # 4 numbers, 3 one-hot columns, extra
-    onehot = X[:, enc.feature_dim == 4]
+    onehot = X[:, cube.feature_dim == 4]
     np.testing.assert_array_equal(onehot, np.eye(3))
     # inactive 'extra' (kind a) sits at the neutral value, active ones keep their coordinate
-    np.testing.assert_allclose(X[:, enc.feature_dim == 5].ravel(), [0.5, 0.2, 0.7])
-    gp = MaternGP(enc.feature_dim, enc.d)
+    np.testing.assert_allclose(X[:, cube.feature_dim == 5].ravel(), [0.5, 0.2, 0.7])
+    gp = MaternGP(cube.feature_dim, cube.d)
     assert len(gp.theta) == len(MIXED) + 2  # one lengthscale per parameter, not per column
 
 
@@ -313,11 +314,11 @@ def test_same_seed_same_suggestions_different_seed_different():
 
 
 def test_maximize_finds_the_peak_of_a_smooth_function():
-    enc = acq.Encoding(Space(a=Float(0, 1), b=Float(0, 1), c=Categorical(["p", "q", "r"])))
+    cube = UnitCube(Space(a=Float(0, 1), b=Float(0, 1), c=Categorical(["p", "q", "r"])))
     peak = np.array([0.37, 0.81])
 
     def f(U):
-        return -((U[:, :2] - peak) ** 2).sum(1) - (enc.levels(U, 2) != 1)
+        return -((U[:, :2] - peak) ** 2).sum(1) - (cube.bin_of(2, U[:, 2]) != 1)
 
     def fg(U):
         g = np.zeros_like(U)
@@ -325,8 +326,8 @@ def test_maximize_finds_the_peak_of_a_smooth_function():
         return f(U), g
 
     rng = np.random.default_rng(6)
-    U, scores = acq.maximize(f, enc, rng, incumbents=np.empty((0, 3)), known=np.empty((0, 3)),
+    U, scores = acq.maximize(f, cube, rng, incumbents=np.empty((0, 3)), known=np.empty((0, 3)),
                              fg=fg, n_candidates=64, n_starts=4)
     np.testing.assert_allclose(U[0, :2], peak, atol=1e-5)
-    assert enc.levels(U[:1], 2)[0] == 1
+    assert cube.bin_of(2, U[:1, 2])[0] == 1
     assert np.all(np.diff(scores) <= 0)

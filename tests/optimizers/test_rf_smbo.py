@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from hpbench import Budget, Categorical, Float, Int, Space
+from hpbench.cube import UnitCube
 from hpbench.optimizer import Observation, Suggestion
 from hpbench.optimizers.model_based import _acquisition as acq
 from hpbench.optimizers.model_based.rf_smbo import RFSMBO
@@ -27,29 +28,29 @@ def run(opt, f, n):
 
 def test_local_search_climbs_to_the_peak():
     space = Space(a=Float(0, 1), b=Float(0, 1), k=Int(0, 9), c=Categorical(["p", "q", "r"]))
-    enc = acq.Encoding(space)
-    target = enc.snap(np.array([[0.3, 0.6, 0.75, 0.9]]))[0]
+    cube = UnitCube(space)
+    target = cube.canonical(np.array([[0.3, 0.6, 0.75, 0.9]]))[0]
 
     def f(U):
-        return -np.abs(U[:, :3] - target[:3]).sum(1) - (enc.levels(U, 3) != 2)
+        return -np.abs(U[:, :3] - target[:3]).sum(1) - (cube.bin_of(3, U[:, 3]) != 2)
 
     rng = np.random.default_rng(0)
-    starts = enc.snap(rng.random((3, 4)))
-    U, s = acq.local_search(f, enc, rng, starts, sd=0.2, max_steps=200)
+    starts = cube.canonical(rng.random((3, 4)))
+    U, s = acq.local_search(f, cube, rng, starts, sd=0.2, max_steps=200)
     best = U[np.argmax(s)]
-    assert enc.levels(best[None], 3)[0] == 2  # the categorical was exchanged to the best level
-    assert enc.levels(best[None], 2)[0] == 7  # the integer found its level
+    assert cube.bin_of(3, best[3]) == 2  # the categorical was exchanged to the best level
+    assert cube.bin_of(2, best[2]) == 7  # the integer found its level
     np.testing.assert_allclose(best[:2], target[:2], atol=0.05)
     assert s.max() > f(starts).max()
 
 
 def test_local_search_moves_only_active_coordinates():
     space = Space(kind=Categorical(["a", "b"]), extra=Float(0, 1, condition=("kind", ["b"])))
-    enc = acq.Encoding(space)
-    start = enc.from_configs([{"kind": "a"}])
-    U, _ = acq.local_search(lambda U: U[:, 1], enc, np.random.default_rng(1), start,
+    cube = UnitCube(space)
+    start = cube.from_configs([{"kind": "a"}])
+    U, _ = acq.local_search(lambda U: U[:, 1], cube, np.random.default_rng(1), start,
                             max_steps=1)
-    inactive = enc.levels(U, 0) == 0
+    inactive = cube.bin_of(0, U[:, 0]) == 0
     assert np.all(U[inactive, 1] == 0.5)  # 'extra' never moves while it does not exist
 
 
