@@ -104,7 +104,10 @@ class Optimizer:
     * ``problem_capabilities``: set by the runner (see below);
     * ``supports_batch``: False when ``ask(n)`` cannot give n useful configs at once; under
       ``--batch q`` the runner then builds rounds with ``batch_fallback``: "constant-liar"
-      (the generic strategy of ``hpbench.batching``) or "sequential" (one config per round).
+      (the generic strategy of ``hpbench.batching``) or "sequential" (one config per round);
+    * ``picklable``: False when the optimizer holds what cannot be pickled (a live Python
+      generator, a library object); the conformance suite checks that an optimizer pickles
+      mid-run and goes on identically, or that one declaring False indeed cannot.
     """
 
     requires: ClassVar[frozenset[str]] = frozenset()
@@ -118,6 +121,7 @@ class Optimizer:
     problem_capabilities: frozenset[str] | None = None
     supports_batch: ClassVar[bool] = True
     batch_fallback: ClassVar[str] = "constant-liar"
+    picklable: ClassVar[bool] = True
 
     def __init__(self, space: Space, *, seed: int | None, budget: Budget | int | float,
                  fidelity: Fidelity | None = None, **settings: Any) -> None:

@@ -6,7 +6,10 @@ and fed with the master seed to ``numpy.random.SeedSequence``.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import random
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -34,3 +37,18 @@ def optimizer_seed(master: int, problem: str, optimizer: str, repeat: int) -> in
 def child_seed(seed: int, *keys: int | str) -> int:
     """A seed for a sub-component (e.g. a problem's noise stream) derived from ``seed``."""
     return _derive(seed, *keys)
+
+
+@contextlib.contextmanager
+def global_random_state_kept() -> Iterator[None]:
+    """Put numpy's legacy global generator and Python's ``random`` back as they were after
+    the block: for library code that draws from them though nobody asked it to (scikit-learn's
+    SVR draws a libsvm seed from ``np.random`` on every fit; Nevergrad draws one for every
+    parameter it builds). hpbench never leaves global random state changed
+    (``hpbench.testing`` checks every optimizer and problem for it)."""
+    np_state, py_state = np.random.get_state(), random.getstate()
+    try:
+        yield
+    finally:
+        np.random.set_state(np_state)
+        random.setstate(py_state)

@@ -81,6 +81,12 @@ class Param:
     def __setattr__(self, key: str, value: Any) -> None:
         raise AttributeError(f"{type(self).__name__} is immutable")
 
+    def __setstate__(self, state: Any) -> None:
+        # pickle and copy.deepcopy restore attributes through setattr, which is refused
+        if isinstance(state, tuple):  # (__dict__, slots) of a class with __slots__
+            state = {**(state[0] or {}), **(state[1] or {})}
+        self._freeze(**state)
+
     def __eq__(self, other: object) -> bool:
         return type(self) is type(other) and self.describe() == other.describe()
 

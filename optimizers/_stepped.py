@@ -44,6 +44,11 @@ class SteppedOptimizer(Optimizer):
     ``self.best_value`` track the best point told so far.
     """
 
+    #: the search is a live Python generator, which pickle cannot save (its state is the
+    #: suspended frame); recording what it was sent and replaying it would make a copy, but
+    #: nothing in hpbench ships or checkpoints optimizers, so it is declared instead
+    picklable = False
+
     #: consecutive empty batches after which the search counts as stuck (a bug guard)
     MAX_EMPTY = 10_000
 

@@ -80,3 +80,8 @@ class ThreadLimit:
         if self._controller is None:
             return nullcontext()
         return self._controller.limit(limits=self.n)
+
+    def __reduce__(self):
+        # the controller holds the loaded libraries' handles (ctypes), which do not pickle:
+        # a copy finds the pools again
+        return (type(self), (self.n,))

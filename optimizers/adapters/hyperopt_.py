@@ -32,6 +32,7 @@ again), but would crash with annealing, whose ``suggest`` accepts only one id.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -141,16 +142,29 @@ def _leaf(hp: Any, label: str, param: Param) -> Any:
                     f"got {type(param).__name__}")
 
 
+# decoders are partials of module functions, not lambdas, so the optimizer pickles
+def _clip_float(low: float, high: float, x: float) -> float:
+    return min(high, max(low, float(x)))
+
+
+def _clip_int(low: int, high: int, x: float) -> int:
+    return min(high, max(low, round(float(x))))
+
+
+def _level(levels: list, i: float) -> Any:
+    return levels[int(i)]
+
+
 def _decoder(param: Param) -> Callable[[float], Any]:
     if isinstance(param, Float):
-        return lambda x: min(param.high, max(param.low, float(x)))
+        return functools.partial(_clip_float, param.low, param.high)
     if isinstance(param, Int):
-        return lambda x: min(param.high, max(param.low, round(float(x))))
+        return functools.partial(_clip_int, param.low, param.high)
     return _choice_decoder(list(param.choices))
 
 
 def _choice_decoder(levels: list) -> Callable[[float], Any]:
-    return lambda i: levels[int(i)]
+    return functools.partial(_level, levels)
 
 
 def _never_called(*args: Any, **kwargs: Any) -> Any:  # pragma: no cover

@@ -50,6 +50,7 @@ import numpy as np
 from hpbench import Optimizer, register_optimizer
 from hpbench.optimizer import Observation, Suggestion
 from hpbench.optimizers.adapters._common import library_seed
+from hpbench.seeds import global_random_state_kept
 from hpbench.space import Categorical, Float, Int, Space
 
 
@@ -113,10 +114,13 @@ class Nevergrad(Optimizer):
         if workers < 1:
             raise ValueError(f"num_workers must be >= 1, got {workers}")
         self.batch_size = workers
-        self.parametrization = ng_parametrization(space, library_seed(self.seed))
-        self.opt = ng.optimizers.registry[method](parametrization=self.parametrization,
-                                                  budget=self.budget.evaluations,
-                                                  num_workers=workers)
+        # Nevergrad draws a seed from numpy's global generator for every parameter it builds
+        # (then replaced by the seeded Dict's): leave the global generator as it was
+        with global_random_state_kept():
+            self.parametrization = ng_parametrization(space, library_seed(self.seed))
+            self.opt = ng.optimizers.registry[method](parametrization=self.parametrization,
+                                                      budget=self.budget.evaluations,
+                                                      num_workers=workers)
 
     def _config(self, value: dict[str, Any]) -> dict[str, Any]:
         full: dict[str, Any] = {}

@@ -38,6 +38,7 @@ Entries and the samplers they wrap:
 
 from __future__ import annotations
 
+import functools
 import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -152,10 +153,8 @@ class OptunaSampler(Optimizer):
             from optuna.study._tell import _tell_with_warning
         except ImportError:  # pragma: no cover - a future Optuna may move it
             self._tell = self.study.tell
-        else:
-            def tell(trial, values=None, state=None):
-                _tell_with_warning(self.study, trial, values, state)
-            self._tell = tell
+        else:  # a partial, not a closure: the optimizer pickles
+            self._tell = functools.partial(_tell_with_warning, self.study)
         if self.config["sampler"] == "gp":
             import torch  # noqa: F401  (load its OpenMP pool before the limiter looks)
         self._threads = ThreadLimit(self.config["threads"])

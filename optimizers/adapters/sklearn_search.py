@@ -150,10 +150,24 @@ class SklearnRandom(Optimizer):
         self.sampler = ParameterSampler(self.param_distributions, n_iter=n_iter,
                                         random_state=library_seed(self.seed))
         self._it = iter(self.sampler)
+        self._drawn = 0
 
     def ask(self, n: int) -> list[dict]:
         # a fully discrete space is sampled without replacement and may run out: fewer is fine
-        return [_ordered(self.space, c) for c in itertools.islice(self._it, n)]
+        out = [_ordered(self.space, c) for c in itertools.islice(self._it, n)]
+        self._drawn += len(out)
+        return out
+
+    # the sampler's iterator is a generator, which does not pickle; it is seeded, so a copy
+    # makes a new one and skips what was drawn
+    def __getstate__(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k != "_it"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._it = iter(self.sampler)
+        for _ in itertools.islice(self._it, self._drawn):
+            pass
 
     def tell(self, observations: Sequence[Observation]) -> None:
         pass

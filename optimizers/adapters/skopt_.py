@@ -102,9 +102,6 @@ def build_skopt(recipe: str, dimensions: list, seed: int | None, n_initial_point
     raise ValueError(f"recipe must be one of {list(RECIPES)}, got {recipe!r}")
 
 
-_GBRT_CLASS: list[type] = []  # built on first use, so skopt stays a lazy import
-
-
 def _compatible_gbrt(estimator: Any) -> Any:
     """skopt's ``GradientBoostingQuantileRegressor`` with two compatibility fixes, nothing else.
 
@@ -119,36 +116,11 @@ def _compatible_gbrt(estimator: Any) -> Any:
 
     Fitting and prediction are otherwise the library's own code.
     """
-    if not _GBRT_CLASS:
-        import numpy as np
-        from sklearn.utils import RegressorTags
-        from skopt.learning import GradientBoostingQuantileRegressor as Base
+    # the subclass lives in its own module, imported here so skopt stays a lazy import, and
+    # named there so the optimizer pickles
+    from hpbench.optimizers.adapters._skopt_gbrt import GradientBoostingQuantileRegressor
 
-        class GradientBoostingQuantileRegressor(Base):
-            __doc__ = Base.__doc__
-
-            def __sklearn_tags__(self):
-                tags = super().__sklearn_tags__()
-                tags.estimator_type = "regressor"
-                tags.regressor_tags = RegressorTags()
-                tags.target_tags.required = True
-                return tags
-
-            def predict(self, X, return_std=False, return_quantiles=False):
-                if not return_std or return_quantiles:
-                    return super().predict(X, return_std=return_std,
-                                           return_quantiles=return_quantiles)
-                # Base.predict's return_std branch, with np.isin for the removed np.in1d
-                if not np.all(np.isin([0.16, 0.5, 0.84], self.quantiles)):
-                    raise ValueError("return_std works only if the quantiles during "
-                                     "instantiation include 0.16, 0.5 and 0.84")
-                low = self.regressors_[self.quantiles.index(0.16)].predict(X)
-                high = self.regressors_[self.quantiles.index(0.84)].predict(X)
-                mean = self.regressors_[self.quantiles.index(0.5)].predict(X)
-                return mean, (high - low) / 2.0
-
-        _GBRT_CLASS.append(GradientBoostingQuantileRegressor)
-    return _GBRT_CLASS[0](**estimator.get_params(deep=False))
+    return GradientBoostingQuantileRegressor(**estimator.get_params(deep=False))
 
 
 _TAGS = ("model-based", "adapter", "skopt")

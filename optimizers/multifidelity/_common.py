@@ -133,6 +133,11 @@ class JobOptimizer(Optimizer):
     full-fidelity ``Observation``.
     """
 
+    #: the search is a live Python generator, which pickle cannot save (its state is the
+    #: suspended frame); recording what it was sent and replaying it would make a copy, but
+    #: nothing in hpbench ships or checkpoints optimizers, so it is declared instead
+    picklable = False
+
     #: consecutive empty rounds after which the generator counts as stuck (a bug guard)
     MAX_EMPTY = 10_000
 

@@ -44,7 +44,7 @@ from hpbench import EvalContext, Evaluation, Optimum, Problem, register_problem
 from hpbench.problems.sklearn import best_known
 from hpbench.problems.sklearn import data as sklearn_data
 from hpbench.problems.sklearn.models import MODELS, BuildContext, Model
-from hpbench.seeds import child_seed
+from hpbench.seeds import child_seed, global_random_state_kept
 
 #: losses per task type
 METRICS: dict[str, tuple[str, ...]] = {
@@ -213,7 +213,7 @@ class SklearnTask(Problem):
             count, fraction = int(level), 1.0
         split = self.split
         notes: dict[str, Any] = {}
-        with _thread_controller().limit(limits=1), \
+        with _thread_controller().limit(limits=1), global_random_state_kept(), \
                 warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             fold_losses = []

@@ -171,6 +171,10 @@ class Spec:
     dims: tuple[int, ...] = ()  # () for a fixed-dimension function
     fixed_d: int = 0
 
+    def __reduce__(self):
+        # its functions are lambdas, which pickle cannot name: a spec pickles as its key
+        return (spec_of, (self.key,))
+
 
 def _const(v: float) -> Callable[[int], list[float]]:
     return lambda d: [v] * d
@@ -191,6 +195,11 @@ _MICHALEWICZ_X = (2.2029055201639234, 1.5707963267912002, 1.2849915705402493,
 _MICHALEWICZ_F = {2: -1.8013034100985528, 5: -4.687658179088149, 10: -9.660151715641344}
 
 SPECS: dict[str, Spec] = {}
+
+
+def spec_of(key: str) -> Spec:
+    """The registered test function ``key`` (how a pickled ``Spec`` comes back)."""
+    return SPECS[key]
 
 
 def _add(spec: Spec) -> None:

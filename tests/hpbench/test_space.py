@@ -214,3 +214,17 @@ def test_all_float_validate_returns_a_copy_in_space_order_and_still_rejects_bad_
                        ({**good, "x": 0.5}, "unknown parameter")]:
         with pytest.raises(InvalidConfig, match=match):
             space.validate(bad)
+
+
+def test_parameters_and_spaces_survive_pickle_and_deepcopy_and_stay_immutable():
+    import copy
+    import pickle
+
+    for clone in (lambda s: pickle.loads(pickle.dumps(s)), copy.deepcopy):
+        space = clone(MIXED_SPACE)
+        assert space == MIXED_SPACE and list(space) == list(MIXED_SPACE)
+        u = np.random.default_rng(3).random((5, len(space)))
+        assert space.from_unit_array(u) == MIXED_SPACE.from_unit_array(u)
+        param = space[next(iter(space))]
+        with pytest.raises(AttributeError, match="immutable"):
+            param.low = 0.0
