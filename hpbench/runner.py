@@ -33,9 +33,9 @@ import json
 import math
 import time
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 from hpbench.batching import ConstantLiar, batch_strategy
 from hpbench.budget import Budget
@@ -52,6 +52,7 @@ __all__ = ["EPS", "Evaluator", "OptimizerError", "evaluate_inline", "run_loop"]
 EPS = 1e-9
 
 OK, FAILED, TIMEOUT = TrialStatus.OK, TrialStatus.FAILED, TrialStatus.TIMEOUT
+_perf, _wall = time.perf_counter, time.time  # looked up once per trial each, not twice
 
 
 class OptimizerError(RuntimeError):
@@ -83,25 +84,29 @@ def _finite(x: Any) -> bool:
         return False
 
 
-class Admitted(NamedTuple):
-    """A suggestion that passed validation, with its price."""
+class Trial:
+    """One trial on its way through the steps of a round: ``admit`` makes it (the
+    suggestion, its validated config and fidelity, its planned cost), ``obtain`` adds the
+    outcome, ``charge`` the costs, and ``record`` writes it down. (One slotted object per
+    trial: the engine's own cost per trial is a few microseconds.)"""
 
-    suggestion: Suggestion
-    config: dict[str, Any]
-    fidelity: float | None  # None: full fidelity
-    planned: float  # full-fidelity-equivalent cost, known before evaluating
+    __slots__ = ("config", "config_text", "cost", "cost_fe", "error", "eval_s", "fidelity",
+                 "planned", "record", "replayed", "status", "suggestion", "t_end", "t_start")
 
+    def __init__(self, suggestion: Suggestion, config: dict[str, Any], fidelity: float | None,
+                 planned: float) -> None:
+        self.suggestion = suggestion
+        self.config = config
+        self.fidelity = fidelity  # None: full fidelity
+        self.planned = planned  # full-fidelity-equivalent cost, known before evaluating
+        self.config_text: str | None = None  # the config's JSON (None: written at the end)
+        self.replayed = False
 
-class Outcome(NamedTuple):
-    """What evaluating an admitted suggestion gave."""
-
-    status: TrialStatus
-    error: str
-    record: Evaluation | None
-    eval_s: float
-    t_start: float
-    t_end: float | None  # None: now, when the trial is recorded
-    replayed: bool = False
+    def outcome(self, status: TrialStatus, error: str, record: Evaluation | None,
+                eval_s: float, t_start: float, t_end: float | None) -> None:
+        """Set what evaluating it gave; ``t_end`` None means now, when it is recorded."""
+        self.status, self.error, self.record = status, error, record
+        self.eval_s, self.t_start, self.t_end = eval_s, t_start, t_end
 
 
 def _classify(outcome: Evaluation | BaseException) -> tuple[TrialStatus, str, Evaluation | None]:
@@ -135,8 +140,9 @@ class _Loop:
         self.by_evals = budget.unit == "evaluations"
         self.journal = journal
         self.replay = journal.replay if journal is not None else ()
+        self.n_replay = len(self.replay)
         self.defer_config = defer_config
-        self.spent = self.cum_cost = 0.0
+        self.spent = self.cum_cost = self.ask_s = 0.0
         self.trial = self.rnd = 0
         self.reached: dict[int, float] = {}  # fidelity each finished trial reached
         self.recorder = TrialRecorder(list(self.space.names))
@@ -160,19 +166,22 @@ class _Loop:
 
     # -- the steps of a round ---------------------------------------------------------------
     def ask(self) -> list:
+        """The optimizer's suggestions for the next round (``ask_s``: the seconds it took)."""
         n = self.n_default
         if self.by_evals:
             n = max(1, min(n, math.ceil(self.amount - self.spent - EPS)))
+        t0 = _perf()
         try:
             suggestions = self.driver.ask(n)
         except Exception as exc:
             raise _CellFailed("ask", exc) from None
+        self.ask_s = _perf() - t0
         if suggestions is not None and len(suggestions) > n:
             raise _CellFailed("ask", OptimizerError(
                 f"ask({n}) returned {len(suggestions)} suggestions"))
         return suggestions
 
-    def admit(self, s: Any) -> Admitted:
+    def admit(self, s: Any) -> Trial:
         """Validate and price one suggestion; ``OptimizerError`` when it breaks the rules."""
         if not isinstance(s, Suggestion):
             s = Suggestion(s)
@@ -204,24 +213,23 @@ class _Loop:
             planned = 1.0
         else:
             planned = max(0.0, (f_max if fidelity is None else fidelity) - start_f) / f_max
-        return Admitted(s, config, fidelity, planned)
+        return Trial(s, config, fidelity, planned)
 
     def fits(self, spent: float, planned: float) -> bool:
         return not (self.by_evals and spent + planned > self.amount + EPS)
 
     def context(self, trial: int, s: Suggestion) -> EvalContext | None:
-        if not self.needs_ctx:
-            return None
+        """What an evaluation of a problem with checkpoints or hypergradients is told."""
         return EvalContext(trial=trial, scratch=self.scratch, resume_from=s.resume_from,
                            want_grad=s.want_grad)
 
-    def evaluate_round(self, suggestions: list) -> tuple[list[Admitted], list]:
+    def evaluate_round(self, suggestions: list) -> tuple[list[Trial], list]:
         """The leading suggestions of a round that the loop will evaluate, admitted once and
         evaluated concurrently (``evaluate_many``): valid ones that fit the budget at their
         planned cost. The loop records them in order, and admits and evaluates alone
         whatever this left out. The evaluator reports each item's own evaluation time, so
         the set-up of a replaced evaluation process is not charged to a trial."""
-        admitted: list[Admitted] = []
+        admitted: list[Trial] = []
         spent = self.spent
         for s in suggestions:
             try:
@@ -232,68 +240,76 @@ class _Loop:
                 break
             spent += adm.planned
             admitted.append(adm)
-        items = [(a.config, a.fidelity, self.context(self.trial + i, a.suggestion))
+        items = [(a.config, a.fidelity,
+                  self.context(self.trial + i, a.suggestion) if self.needs_ctx else None)
                  for i, a in enumerate(admitted)]
         return admitted, (list(self.many(self.problem, items)) if items else [])
 
-    def obtain(self, adm: Admitted, config_text: str | None, pre: tuple | None) -> Outcome:
-        """The outcome of an admitted suggestion: replayed, pre-evaluated or evaluated now."""
+    def obtain(self, tr: Trial, pre: tuple | None) -> None:
+        """The outcome of an admitted trial: replayed, pre-evaluated or evaluated now."""
         trial = self.trial
-        if trial < len(self.replay):
-            jr = self.replay[trial]
-            s = adm.suggestion
-            if (jr["config"] == config_text and jr["fidelity"] == adm.fidelity
-                    and jr["resume_from"] == s.resume_from and jr["want_grad"] == s.want_grad):
-                self.journal.replayed += 1
-                return Outcome(TrialStatus(jr["status"]), jr["error"],
-                               self.journal.evaluation(jr), jr["eval_s"], jr["t_start"],
-                               jr["t_end"], replayed=True)
-            # the optimizer did not ask the same again: evaluate from here on
-            self.journal.cut(trial)
-            self.replay = self.journal.replay
+        if trial < self.n_replay and self.replay_trial(trial, tr):
+            return
         if pre is not None:
             result, eval_s, t_start, t_end = pre
-            return Outcome(*_classify(result), eval_s, t_start, t_end)
-        ctx = self.context(trial, adm.suggestion)
-        t_start = time.time()
-        t1 = time.perf_counter()
-        status, error, rec = OK, "", None
+            tr.outcome(*_classify(result), eval_s, t_start, t_end)
+            return
+        s = tr.suggestion
+        ctx = EvalContext(trial=trial, scratch=self.scratch, resume_from=s.resume_from,
+                          want_grad=s.want_grad) if self.needs_ctx else None
+        tr.t_start = _wall()
+        t1 = _perf()
+        tr.status, tr.error, tr.record, tr.t_end = OK, "", None, None
         try:
             if self.inline:
-                rec = self.problem.evaluate(adm.config, fidelity=adm.fidelity, ctx=ctx)
+                rec = tr.record = self.problem.evaluate(tr.config, fidelity=tr.fidelity, ctx=ctx)
             else:
-                rec = self.evaluator(self.problem, adm.config, adm.fidelity, ctx)
+                rec = tr.record = self.evaluator(self.problem, tr.config, tr.fidelity, ctx)
             if not _finite(rec.value):
-                status, error = FAILED, f"objective returned {rec.value!r}"
+                tr.status, tr.error = FAILED, f"objective returned {rec.value!r}"
         except TimeoutError as exc:
-            status, error = TIMEOUT, str(exc) or "evaluation timed out"
+            tr.status, tr.error = TIMEOUT, str(exc) or "evaluation timed out"
         except Exception as exc:
-            status, error = FAILED, f"{type(exc).__name__}: {exc}"
-        return Outcome(status, error, rec, time.perf_counter() - t1, t_start, None)
+            tr.status, tr.error = FAILED, f"{type(exc).__name__}: {exc}"
+        tr.eval_s = _perf() - t1
 
-    def charge(self, adm: Admitted, out: Outcome) -> tuple[float, float]:
-        """Charge the budget for one trial; returns (full-fidelity-equivalent cost, cost)."""
-        rec = out.record
-        cost_fe = float(rec.cost_fe) if rec is not None and rec.cost_fe is not None \
-            else adm.planned
+    def replay_trial(self, trial: int, tr: Trial) -> bool:
+        """Give ``tr`` the journal's outcome of ``trial`` when the resumed optimizer asked the
+        same again; else cut the journal there (the cell evaluates from this trial on)."""
+        jr = self.replay[trial]
+        s = tr.suggestion
+        if (jr["config"] == tr.config_text and jr["fidelity"] == tr.fidelity
+                and jr["resume_from"] == s.resume_from and jr["want_grad"] == s.want_grad):
+            self.journal.replayed += 1
+            tr.outcome(TrialStatus(jr["status"]), jr["error"], self.journal.evaluation(jr),
+                       jr["eval_s"], jr["t_start"], jr["t_end"])
+            tr.replayed = True
+            return True
+        self.journal.cut(trial)
+        self.replay = self.journal.replay
+        self.n_replay = len(self.replay)
+        return False
+
+    def charge(self, tr: Trial) -> None:
+        """Charge the budget and the cumulative cost for one trial."""
+        rec = tr.record
+        tr.cost_fe = float(rec.cost_fe) if rec is not None and rec.cost_fe is not None \
+            else tr.planned
         cost = float(rec.cost) if rec is not None and _finite(rec.cost) else None
         if self.by_evals:
-            self.spent += cost_fe
+            self.spent += tr.cost_fe
         elif self.unit == "cost":
-            self.spent += adm.planned if cost is None else cost
+            self.spent += tr.planned if cost is None else cost
         else:
-            self.spent += out.eval_s
-        if cost is None:
-            cost = 0.0
-        self.cum_cost += cost
-        return cost_fe, cost
+            self.spent += tr.eval_s
+        tr.cost = 0.0 if cost is None else cost
+        self.cum_cost += tr.cost
 
-    def record(self, adm: Admitted, config_text: str | None, out: Outcome, cost_fe: float,
-               cost: float, ask_s: float) -> Observation:
+    def record(self, tr: Trial, ask_s: float) -> Observation:
         """One row of the trial table and the journal; the observation for ``tell``."""
-        trial, s, rec, status = self.trial, adm.suggestion, out.record, out.status
+        trial, s, rec, status = self.trial, tr.suggestion, tr.record, tr.status
         if status is OK:
-            f_max, fidelity = self.f_max, adm.fidelity
+            f_max, fidelity = self.f_max, tr.fidelity
             self.reached[trial] = f_max if (fidelity is None and f_max is not None) else \
                 (fidelity or 0.0)
             value = float(rec.value)
@@ -302,66 +318,74 @@ class _Loop:
                 and _finite(rec.test_value) else math.nan
         else:
             value = true_value = test_value = math.nan
-        t_end = out.t_end if out.t_end is not None else time.time()
+        t_end = tr.t_end if tr.t_end is not None else _wall()
         self.recorder.record(
-            trial, self.rnd, adm.config, config_text,
-            adm.fidelity if adm.fidelity is not None else self.f_max, s.resume_from, value,
-            true_value, test_value, status, out.error, cost, cost_fe, self.cum_cost,
-            self.spent, ask_s, out.eval_s, out.t_start, t_end,
+            trial, self.rnd, tr.config, tr.config_text,
+            tr.fidelity if tr.fidelity is not None else self.f_max, s.resume_from, value,
+            true_value, test_value, status, tr.error, tr.cost, tr.cost_fe, self.cum_cost,
+            self.spent, ask_s, tr.eval_s, tr.t_start, t_end,
             json.dumps(rec.info, default=str) if rec is not None and rec.info else "")
-        if self.journal is not None and not out.replayed:
+        if self.journal is not None and not tr.replayed:
             self.journal.append(self.journal.record(
-                trial, config_text, adm.fidelity, s.resume_from, s.want_grad, status,
-                out.error, rec, out.eval_s, out.t_start, t_end))
+                trial, tr.config_text, tr.fidelity, s.resume_from, s.want_grad, status,
+                tr.error, rec, tr.eval_s, tr.t_start, t_end))
         self.trial += 1
         if self.on_trial is not None:
             self.on_trial(self.spent)
-        return Observation(s, trial, value, status, cost_fe,
-                           rec.grad if rec is not None else None, out.error)
+        return Observation(s, trial, value, status, tr.cost_fe,
+                           rec.grad if rec is not None else None, tr.error)
 
     def tell(self, observations: list[Observation]) -> None:
-        t0 = time.perf_counter()
+        t0 = _perf()
         try:
             self.driver.tell(observations)
         except Exception as exc:
             raise _CellFailed("tell", exc) from None
-        self.recorder.share_tell(len(observations), time.perf_counter() - t0)
+        seconds = _perf() - t0
+        if len(observations) == 1:
+            self.recorder.tell_s[-1] = seconds
+        else:
+            self.recorder.share_tell(len(observations), seconds)
 
     # -- the loop ---------------------------------------------------------------------------
     def round(self) -> bool:
         """One ask → evaluate → tell round; False when the cell is over."""
-        t0 = time.perf_counter()
         suggestions = self.ask()
-        ask_s = time.perf_counter() - t0
         if suggestions is None or len(suggestions) == 0:
             self.result.reason = "optimizer-exhausted"
             return False
-        share = ask_s / len(suggestions)
-        admitted: list[Admitted] = []
-        pre: list = []
-        if self.many is not None and self.trial >= len(self.replay):
+        share = self.ask_s / len(suggestions)
+        # (no object made per round that is not needed: every one brings the garbage
+        # collector round sooner, which a round of one trial on a fast objective feels)
+        admitted: Sequence[Trial] = ()
+        pre: Sequence[tuple] = ()
+        if self.many is not None and self.trial >= self.n_replay:
             admitted, pre = self.evaluate_round(suggestions)
+        n_admitted, n_pre = len(admitted), len(pre)
+        limit = self.amount + EPS if self.by_evals else math.inf
         observations = []
-        go_on = True
         for idx, s in enumerate(suggestions):
             try:
-                adm = admitted[idx] if idx < len(admitted) else self.admit(s)
+                tr = admitted[idx] if idx < n_admitted else self.admit(s)
             except OptimizerError as exc:
                 raise _CellFailed("ask", exc) from None
-            if not self.fits(self.spent, adm.planned):
+            if self.spent + tr.planned > limit:  # it no longer fits: the budget is spent
                 self.result.reason = "budget"
-                go_on = False
-                break
-            config_text = None if self.defer_config else config_json(adm.config)
-            out = self.obtain(adm, config_text, pre[idx] if idx < len(pre) else None)
-            cost_fe, cost = self.charge(adm, out)
-            observations.append(self.record(adm, config_text, out, cost_fe, cost, share))
+                if observations:
+                    self.tell(observations)
+                self.rnd += 1
+                return False
+            if not self.defer_config:
+                tr.config_text = config_json(tr.config)
+            self.obtain(tr, pre[idx] if idx < n_pre else None)
+            self.charge(tr)
+            observations.append(self.record(tr, share))
             if self.spent >= self.amount - EPS:
                 break
         if observations:
             self.tell(observations)
         self.rnd += 1
-        return go_on
+        return True
 
     def run(self) -> CellResult:
         result = self.result
