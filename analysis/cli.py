@@ -21,7 +21,7 @@ def add_figures(sub: argparse._SubParsersAction) -> object:
 def cmd_figures(args: argparse.Namespace) -> int:
     from hpbench.analysis.load import ResultsError
     from hpbench.analysis.report import make_figures
-    from hpbench.cli import UsageError
+    from hpbench.errors import UsageError
     from hpbench.store import CorruptCell
 
     if not args.dir.is_dir():

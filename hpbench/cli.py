@@ -2,7 +2,8 @@
 
 The engine's commands are defined here; other commands come from the entry-point group
 ``hpbench.commands``: an entry point names a function ``add(subparsers)`` that adds its
-subparser and returns the handler ``handler(args) -> exit status``. That is how the analysis
+subparser and returns the handler ``handler(args) -> exit status``; a handler reports bad
+input by raising ``hpbench.errors.UsageError``. That is how the analysis
 (``hpbench.analysis.cli``) adds ``figures`` without the engine importing it.
 
 Bad input (an unknown name, a malformed suite file, a budget <= 0, an unwritable output
@@ -22,14 +23,11 @@ from pathlib import Path
 
 from hpbench import registry
 from hpbench.budget import UNITS
+from hpbench.errors import UsageError
 
 EXIT_USAGE = 2
 #: the entry-point group of commands that other packages add
 COMMAND_GROUP = "hpbench.commands"
-
-
-class UsageError(ValueError):
-    """Bad command-line input: reported in one line, exit status 2."""
 
 
 class _Parser(argparse.ArgumentParser):
