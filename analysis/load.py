@@ -37,6 +37,7 @@ import pandas as pd
 import pyarrow as pa
 
 from hpbench.store import ResultsDir
+from hpbench.suite import stored_suite
 
 #: relative gap below a best-known value that is round-off, not a run beating the table
 ROUND_OFF = 1e-12
@@ -167,7 +168,7 @@ def _optimizer_order(names: Sequence[str], folder: ResultsDir) -> list[str]:
     without the plugins that ran it."""
     present = set(names)
     try:
-        suite = folder.read_suite(resolve=False)
+        suite = stored_suite(folder)
     except (OSError, ValueError):  # SuiteError is a ValueError
         suite = None
     listed = suite.all_optimizers() if suite is not None else ()

@@ -181,7 +181,7 @@ def execute_cell(cell: Cell, out: ResultsDir | Path | str, *, on_trial=None,
     """
     t0 = time.perf_counter()
     results = out if isinstance(out, ResultsDir) else ResultsDir(out)
-    path = results.path_of(cell)
+    path = results.cell_file(cell.key)
     problem = cell.build_problem()
     fingerprint = problem.fingerprint()
     if not force and (skipped := _skip(results, cell, path, fingerprint)) is not None:
@@ -204,7 +204,7 @@ def record_failure(cell: Cell, out: ResultsDir | Path | str, reason: str, *, err
     for its fingerprint where possible; a journal the cell left is kept, so deleting the
     failed file and re-running replays what the cell had finished."""
     results = out if isinstance(out, ResultsDir) else ResultsDir(out)
-    path = results.path_of(cell)
+    path = results.cell_file(cell.key)
     try:
         problem: Problem | None = cell.build_problem()
         fingerprint, params = problem.fingerprint(), list(problem.space.names)

@@ -13,7 +13,7 @@ from collections import Counter
 from pathlib import Path
 
 from hpbench.store import ResultsDir
-from hpbench.suite import SuiteError
+from hpbench.suite import SuiteError, stored_suite
 
 #: problems named on a not-applicable summary line before it just counts them
 NA_NAMES = 6
@@ -25,7 +25,7 @@ def cell_states(out: Path) -> list[dict]:
     rows: dict[str, dict] = {}
     expected: list[str] = []
     try:
-        suite = results.read_suite(resolve=False)
+        suite = stored_suite(results)
         expected = [c.key for c in suite.cells()] if suite is not None else []
     except SuiteError as exc:
         rows["(suite.toml)"] = {"key": "(suite.toml)", "state": "unreadable",

@@ -41,9 +41,6 @@ from hpbench.trials import TRIAL_COLUMNS
 if TYPE_CHECKING:  # pragma: no cover
     import pyarrow as pa
 
-    from hpbench.cell import Cell
-    from hpbench.suite import Suite
-
 META_KEY = b"hpbench"
 FORMAT_VERSION = 2  # 2: cells are repeat-<k>.parquet (1 wrote seed-<k>.parquet)
 CELL_PATTERNS = ("*/*/repeat-*.parquet", "*/*/seed-*.parquet")  # the second: format 1
@@ -264,8 +261,9 @@ class ResultsDir:
     def cell_path(self, problem: str, optimizer: str, repeat: int) -> Path:
         return self.root / problem / optimizer / f"repeat-{repeat}.parquet"
 
-    def path_of(self, cell: Cell) -> Path:
-        return self.cell_path(cell.problem, cell.optimizer, cell.repeat)
+    def cell_file(self, key: str) -> Path:
+        """The file of cell ``key`` (``Cell.key``: ``<problem>/<optimizer>/repeat-<k>``)."""
+        return self.root / f"{key}.parquet"
 
     @staticmethod
     def _flat(key: str) -> str:
@@ -450,16 +448,6 @@ class ResultsDir:
 
     def suite_text(self) -> str:
         return self.suite_file.read_text() if self.suite_file.is_file() else ""
-
-    def read_suite(self, *, resolve: bool = True) -> Suite | None:
-        """The suite this folder was run with (None without ``suite.toml``); ``resolve=False``
-        takes its names as written (no registry lookup: for reading a folder whose plugins
-        are not installed). ``SuiteError`` when it cannot be read."""
-        from hpbench.suite import load_suite
-
-        if not self.suite_file.is_file():
-            return None
-        return load_suite(str(self.suite_file), resolve=resolve)
 
     def read_run_info(self) -> dict[str, Any]:
         try:

@@ -44,6 +44,7 @@ from typing import Any
 from hpbench.budget import UNITS, Budget
 from hpbench.cell import Cell
 from hpbench.registry import entries, unknown_name_message
+from hpbench.store import ResultsDir
 
 KEYS = {"name", "description", "problems", "optimizers", "repeats", "budget", "budget_unit",
         "seed", "batch", "timeout", "settings", "problem_settings", "groups"}
@@ -299,6 +300,15 @@ def load_suite(source: str = "default", *, resolve: bool = True, **overrides: An
 
 def _part(i: int) -> str:
     return "the top level" if i == 0 else f"group #{i}"
+
+
+def stored_suite(results: ResultsDir) -> Suite | None:
+    """The suite a results folder was run with (its ``suite.toml``), names taken as written:
+    a folder is read without the plugins that ran it. None when there is none;
+    ``SuiteError`` when it cannot be read."""
+    if not results.suite_file.is_file():
+        return None
+    return load_suite(str(results.suite_file), resolve=False)
 
 
 def with_name(suite: Suite, name: str) -> Suite:

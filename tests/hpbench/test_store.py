@@ -22,13 +22,13 @@ def test_every_path_of_a_cell_comes_from_the_folder(tmp_path):
     results = ResultsDir(tmp_path)
     cell = Cell("branin", "random", Budget(3), repeat=2)
     assert cell.key == "branin/random/repeat-2"
-    assert results.path_of(cell) == tmp_path / "branin" / "random" / "repeat-2.parquet"
+    assert results.cell_file(cell.key) == tmp_path / "branin" / "random" / "repeat-2.parquet"
     assert results.lock_path(cell.key) == tmp_path / ".running" / "branin__random__repeat-2.lock"
     assert results.journal_path(cell.key).name == "branin__random__repeat-2.jsonl"
     assert results.scratch_path(cell.key) == tmp_path / ".scratch" / "branin/random/repeat-2"
     assert (results.suite_file.name, results.run_file.name, results.figures.name) == \
         ("suite.toml", "run.json", "figures")
-    assert results.key_of(results.path_of(cell)) == cell.key
+    assert results.key_of(results.cell_file(cell.key)) == cell.key
 
 
 def test_atomic_write_takes_bytes_text_or_a_writer(tmp_path):
