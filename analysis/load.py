@@ -117,24 +117,29 @@ def suite_fingerprint(metas: Sequence[dict[str, Any]]) -> str:
 
 
 def read_folder(results_dir: Path | str, *, threads: int | None = None
-                ) -> tuple[pd.DataFrame, list[dict[str, Any]], np.ndarray]:
-    """Every cell file's analysis columns (one frame) and metadata, and rows per cell.
+                ) -> tuple[pd.DataFrame, list[dict[str, Any]], np.ndarray, list[str]]:
+    """Every cell file's analysis columns (one frame) and metadata, rows per cell, and why
+    each corrupt file was left out.
 
     The store's one reader (``ResultsDir.read``: the same files, the same casts to the
-    ``TRIAL_COLUMNS`` types, an unreadable file raises ``CorruptCell``: a result set is never
-    read half), asked for ``COLUMNS`` only. ``threads`` > 1 reads files in a thread pool,
-    which pays where opening a file waits on the network (NFS, cluster file systems).
-    ``status`` comes back dictionary-encoded (a categorical: three values over millions of
-    rows).
+    ``TRIAL_COLUMNS`` types, every page's checksum verified), asked for ``COLUMNS`` only; a
+    corrupt cell is left out and named (the report says so), not read half.
+    ``threads`` > 1 reads files in a thread pool, which pays where opening a file waits on the
+    network (NFS, cluster file systems). ``status`` comes back dictionary-encoded (a
+    categorical: three values over millions of rows).
     """
-    tables, metas = ResultsDir(results_dir).read(list(COLUMNS), threads=threads)
+    tables, metas, corrupt = ResultsDir(results_dir).read(list(COLUMNS), threads=threads,
+                                                          skip_corrupt=True)
     if not tables:
+        if corrupt:
+            raise ResultsError(f"{results_dir}: no readable cell file; {len(corrupt)} corrupt, "
+                               f"the first: {corrupt[0]}")
         raise ResultsError(f"{results_dir}: no cell files (*/*/repeat-*.parquet) to analyse")
     lengths = np.array([t.num_rows for t in tables], dtype=np.int64)
     table = pa.concat_tables(tables)
     status = table.column("status").dictionary_encode()
     table = table.set_column(table.schema.get_field_index("status"), "status", status)
-    return table.to_pandas(), metas, lengths
+    return table.to_pandas(), metas, lengths, corrupt
 
 
 def _cells_frame(metas: list[dict[str, Any]], lengths: np.ndarray) -> pd.DataFrame:
@@ -179,7 +184,7 @@ def _optimizer_order(names: Sequence[str], folder: ResultsDir) -> list[str]:
 def load(results_dir: Path | str, *, threads: int | None = None) -> Results:
     """Load ``results_dir`` (what ``hpbench run --out`` wrote) and derive regret columns."""
     folder = ResultsDir(results_dir)
-    frame, metas, lengths = read_folder(folder.root, threads=threads)
+    frame, metas, lengths, corrupt = read_folder(folder.root, threads=threads)
     cells = _cells_frame(metas, lengths)
     if not lengths.sum():
         counts = cells["status"].value_counts().to_dict()
@@ -187,7 +192,7 @@ def load(results_dir: Path | str, *, threads: int | None = None) -> Results:
                            f"({', '.join(f'{v} {k}' for k, v in counts.items())})")
     run_info = folder.read_run_info()
     suites = sorted(set(cells["suite"]))
-    notes: list[str] = []
+    notes: list[str] = [f"a corrupt cell file is left out: {reason}" for reason in corrupt]
     if len(suites) > 1:
         notes.append(f"the folder mixes cells of several suites: {', '.join(suites)}")
     if run_info.get("suite_fingerprint"):

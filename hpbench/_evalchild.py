@@ -40,6 +40,7 @@ def _send(conn: Connection, message: tuple[Any, ...]) -> None:
 
 def serve(conn: Connection) -> None:
     from hpbench import registry
+    from hpbench.plugins import load_plugins
 
     problem = None
     perf, wall = time.perf_counter, time.time
@@ -60,8 +61,9 @@ def serve(conn: Connection) -> None:
                 reply = ("error", _portable(exc), perf() - t0, t_start, wall())
             _send(conn, reply)
         elif op == "load":
-            _, name, seed, settings = message
+            _, name, seed, settings, plugins = message
             try:
+                load_plugins(plugins)
                 problem = registry.make_problem(name, seed=seed, **settings)
                 # the parent computed the fingerprint too: the same calls in the same order
                 # leave a stateful instance (a noise stream) in the same state

@@ -9,6 +9,8 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from typing import Any
 
 #: what a signal that ended a worker usually means, for the failure reason users read
 _SIGNAL_MEANING = {
@@ -106,3 +108,76 @@ def pid_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+@contextlib.contextmanager
+def safe_path() -> Iterator[None]:
+    """Start Python processes in the block with ``PYTHONSAFEPATH`` set: a spawned worker
+    starts with ``python -c …``, which puts the current folder first on its path, and imports
+    ``pickle`` before hpbench restores the parent's path, so a ``pickle.py`` lying in the
+    folder a run was started from would be executed. (Evaluation children get ``-P``.)"""
+    old = os.environ.get("PYTHONSAFEPATH")
+    os.environ["PYTHONSAFEPATH"] = "1"
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop("PYTHONSAFEPATH", None)
+        else:
+            os.environ["PYTHONSAFEPATH"] = old
+
+
+class CallTimeout(TimeoutError):
+    """An optimizer call (``ask``, ``tell``) ran past its deadline."""
+
+
+@contextlib.contextmanager
+def deadline(seconds: float | None, what: str) -> Iterator[None]:
+    """Raise ``CallTimeout`` in this thread if the block runs longer than ``seconds`` (None:
+    no deadline). In the main thread by ``SIGALRM``, which also interrupts a sleep or a
+    blocking read; in another thread (a Dask worker's) by an asynchronous exception, which
+    interrupts Python code but not one C call that never returns."""
+    if seconds is None:
+        yield
+        return
+    message = f"{what} ran past the timeout of {seconds:g} s"
+    if threading.current_thread() is threading.main_thread():
+        def alarm(signum: int, frame: Any) -> None:
+            raise CallTimeout(message)
+
+        previous = signal.signal(signal.SIGALRM, alarm)
+        signal.setitimer(signal.ITIMER_REAL, seconds)
+        try:
+            yield
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
+        return
+    yield from _thread_deadline(seconds, message)
+
+
+def _thread_deadline(seconds: float, message: str) -> Iterator[None]:
+    import ctypes
+
+    target = ctypes.c_ulong(threading.get_ident())
+    lock = threading.Lock()
+    state = {"open": True}
+
+    class _Timeout(CallTimeout):
+        def __init__(self) -> None:
+            super().__init__(message)
+
+    def fire() -> None:
+        with lock:
+            if state["open"]:
+                ctypes.pythonapi.PyThreadState_SetAsyncExc(target, ctypes.py_object(_Timeout))
+
+    timer = threading.Timer(seconds, fire)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        with lock:  # after this, the timer cannot raise in code that follows the block
+            state["open"] = False
+            timer.cancel()

@@ -22,7 +22,7 @@ folder) stops the run: no new cell starts, running ones finish, and the error is
   leaves no orphan writing into the folder.
 * ``dask``: ``dask.distributed``; a ``LocalCluster`` of ``workers`` processes with one thread
   each, or the cluster at ``scheduler`` (``tcp://HOST:PORT``), e.g. one started by
-  dask-jobqueue on Slurm (docs/dask.md).
+  dask-jobqueue on Slurm (``hpbench.dask_backend``, docs/dask.md).
 """
 
 from __future__ import annotations
@@ -30,20 +30,18 @@ from __future__ import annotations
 import contextlib
 import importlib.metadata
 import inspect
-import logging
 import multiprocessing
 import os
 import signal
 import time
 import traceback
-import uuid
 from collections import deque
 from collections.abc import Callable, Sequence
 from multiprocessing.connection import wait
 from pathlib import Path
 from typing import Any
 
-from hpbench._procutil import apply_memory_limit, describe_exit, die_with_parent
+from hpbench._procutil import apply_memory_limit, describe_exit, die_with_parent, safe_path
 from hpbench.cell import Cell
 from hpbench.execute import CellOutcome, ResultsWriteError, execute_cell, record_failure
 
@@ -69,17 +67,24 @@ def backend(name: str):
     return deco
 
 
+#: built-in backends in modules of their own, imported (and so registered) on first use:
+#: ``hpbench.dask_backend`` imports this module, and a Dask worker imports it first
+LAZY = {"dask": "hpbench.dask_backend"}
+
+
 def _entry_points() -> dict[str, Any]:
     return {ep.name: ep for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)}
 
 
 def backend_names() -> list[str]:
     """The built-in backends and those other packages declare (not loaded yet)."""
-    return sorted(set(BACKENDS) | set(_entry_points()))
+    return sorted(set(BACKENDS) | set(LAZY) | set(_entry_points()))
 
 
 def get_backend(name: str) -> Backend:
-    """The backend ``name``, loading it from its entry point the first time."""
+    """The backend ``name``, loading it from its module or entry point the first time."""
+    if name not in BACKENDS and name in LAZY:
+        importlib.import_module(LAZY[name])
     if name not in BACKENDS:
         ep = _entry_points().get(name)
         if ep is None:
@@ -112,14 +117,15 @@ def _check_retries(retries: Any) -> int:
 @backend("serial")
 def run_serial(cells: Sequence[Cell], out: Path, *, progress: ProgressFn | None = None,
                on_done: DoneFn | None = None, workers: int = 1, journal: bool | None = None,
-               memory_limit: int | None = None, **_: object) -> list[CellOutcome]:
+               memory_limit: int | None = None, wait_claimed: bool = False,
+               **_: object) -> list[CellOutcome]:
     report = _progress_adapter(progress)
     outcomes = []
     for cell in cells:
         on_trial = (lambda spent, key=cell.key: report(key, spent, None)) if report else None
         try:
             outcome = execute_cell(cell, out, on_trial=on_trial, journal=journal,
-                                   memory_limit=memory_limit)
+                                   memory_limit=memory_limit, wait=wait_claimed)
         except ResultsWriteError:
             raise
         except Exception as exc:  # e.g. the problem could not be built: record, go on
@@ -183,7 +189,8 @@ class _Slot:
         self.conn, child = ctx.Pipe()
         self.proc = ctx.Process(target=_worker_main, args=(child, os.getpid(), memory_limit),
                                 name=f"hpbench-worker-{index}", daemon=False)
-        self.proc.start()
+        with safe_path():
+            self.proc.start()
         child.close()
         self.name = f"worker-{index}"
         self.job: int | None = None
@@ -330,143 +337,3 @@ def run_processes(cells: Sequence[Cell], out: Path, *, workers: int = 2,
     return _Pool(cells, out, workers, _progress_adapter(progress), on_done,
                  _check_retries(retries), options).run()
 
-
-# -- Dask ---------------------------------------------------------------------------------------
-
-
-def _dask_cell(cell: Cell, out: Path, options: dict[str, Any], topic: str | None) -> CellOutcome:
-    """One cell on a Dask worker; progress goes to the client as events on ``topic``."""
-    on_trial = None
-    if topic is not None:
-        from distributed import get_worker
-
-        worker = get_worker()
-        name = str(worker.name)
-        on_trial = _Throttled(
-            lambda msg: worker.log_event(topic, {"key": msg[1], "spent": msg[2],
-                                                 "worker": name}), cell.key)
-    apply_memory_limit(options.get("memory_limit"))
-    return execute_cell(cell, out, on_trial=on_trial, **options)
-
-
-def _dask_record(cell: Cell, out: Path, reason: str, attempts: int) -> CellOutcome:
-    return record_failure(cell, out, reason, attempts=attempts)
-
-
-@contextlib.contextmanager
-def dask_client(workers: int = 2, scheduler: str | None = None, *,
-                memory_limit: int | None = None):
-    """A ``distributed.Client``: on ``scheduler`` if given, else on a new ``LocalCluster`` of
-    ``workers`` processes × 1 thread. On the local cluster a task whose worker dies fails at
-    once (``allowed-failures`` 0), so hpbench's own ``retries`` count every death; on an
-    existing cluster its scheduler's ``allowed-failures`` retries come first."""
-    import dask
-    from distributed import Client, LocalCluster
-
-    if scheduler:
-        with Client(scheduler) as client:
-            yield client
-        return
-    # a worker holds one task at a time (saturation 1.0), so a death is charged to the cell
-    # that caused it only; hpbench reports deaths itself, hence the silenced logs; and the
-    # workers' statistical profiler (a stack sample every 10 ms) stays off: it about doubled
-    # the CPU time of pure-Python cells (benchmarks/test_backends.py)
-    with dask.config.set({"distributed.scheduler.allowed-failures": 0,
-                          "distributed.scheduler.worker-saturation": 1.0,
-                          "distributed.worker.profile.enabled": False}):
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                               dashboard_address=None, silence_logs=logging.CRITICAL,
-                               memory_limit=memory_limit or "auto")
-    try:
-        with Client(cluster) as client:
-            yield client
-    finally:
-        cluster.close()
-
-
-@backend("dask")
-def run_dask(cells: Sequence[Cell], out: Path, *, workers: int = 2,
-             progress: ProgressFn | None = None, on_done: DoneFn | None = None,
-             scheduler: str | None = None, retries: int = 2, journal: bool | None = None,
-             memory_limit: int | None = None, client: Any = None,
-             **_: object) -> list[CellOutcome]:
-    """Cells as Dask tasks (``client``: an existing ``distributed.Client`` to use)."""
-    retries = _check_retries(retries)
-    if client is None:
-        with dask_client(workers, scheduler, memory_limit=memory_limit) as own:
-            return _run_on_client(own, cells, out, progress, on_done, retries, journal,
-                                  memory_limit)
-    return _run_on_client(client, cells, out, progress, on_done, retries, journal, memory_limit)
-
-
-def _run_on_client(client, cells, out, progress, on_done, retries, journal, memory_limit):
-    from distributed import as_completed
-    from distributed.scheduler import KilledWorker
-
-    report = _progress_adapter(progress)
-    run_id = uuid.uuid4().hex[:12]
-    topic = f"hpbench-progress-{run_id}" if report else None
-    if topic:
-        def handler(event) -> None:
-            msg = event[1] if isinstance(event, tuple) else event
-            report(msg["key"], msg["spent"], msg["worker"])
-
-        client.subscribe_topic(topic, handler)
-    options = {"journal": journal, "memory_limit": memory_limit}
-    deaths: dict[int, list[str]] = {}
-    outcomes: dict[int, CellOutcome] = {}
-    fatal: ResultsWriteError | None = None
-
-    def submit(i: int, attempt: int, record: bool = False):
-        key = f"hpbench-{'record' if record else 'cell'}-{run_id}-{i}-{attempt}"
-        if record:
-            return client.submit(_dask_record, cells[i], out, _death_reason(cells[i], deaths[i]),
-                                 len(deaths[i]), key=key, pure=False)
-        return client.submit(_dask_cell, cells[i], out, options, topic, key=key, pure=False)
-
-    futures = {submit(i, 0): (i, False) for i in range(len(cells))}
-    pool = as_completed(list(futures))
-    try:
-        for fut in pool:
-            i, recording = futures.pop(fut)
-            try:
-                outcome = fut.result()
-            except KilledWorker as exc:
-                if recording:
-                    outcome = CellOutcome(cells[i].key, "error", reason=(
-                        f"{_death_reason(cells[i], deaths[i])}; recording the failure also "
-                        f"died: {exc}"))
-                else:
-                    deaths.setdefault(i, []).append(_killed_reason(exc))
-                    record = len(deaths[i]) > retries
-                    if fatal is None:
-                        nxt = submit(i, len(deaths[i]), record=record)
-                        futures[nxt] = (i, record)
-                        pool.add(nxt)
-                    continue
-            except ResultsWriteError as exc:
-                fatal = fatal or exc
-                for other in list(futures):  # start nothing new; running cells finish
-                    if other.status == "pending":
-                        other.cancel()
-                continue
-            except Exception as exc:
-                outcome = _error_outcome(cells[i], exc)
-            if i in deaths:
-                outcome.attempts = len(deaths[i]) + (not recording)
-            outcomes[i] = outcome
-            if on_done:
-                on_done(outcome)
-    finally:
-        if topic:
-            with contextlib.suppress(Exception):
-                client.unsubscribe_topic(topic)
-    if fatal is not None:
-        raise fatal
-    return [outcomes.get(i) or CellOutcome(cells[i].key, "error", reason="not run")
-            for i in range(len(cells))]
-
-
-def _killed_reason(exc: BaseException) -> str:
-    # the scheduler knows only that the worker went away; the nanny's log has the signal
-    return "the Dask worker running it died (KilledWorker; the worker log names the signal)"

@@ -11,6 +11,7 @@ loop is written once.
 
 from __future__ import annotations
 
+import json
 import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from hpbench.budget import Budget
 from hpbench.evaluators import ProblemSpec, make_evaluator
 from hpbench.journal import Journal
 from hpbench.optimizer import Optimizer
+from hpbench.plugins import load_plugins
 from hpbench.problem import Problem
 from hpbench.runner import Evaluator, evaluate_inline, run_loop
 from hpbench.store import ResultsWriteError
@@ -67,6 +69,9 @@ class Cell:
     settings: Mapping[str, Any] = field(default_factory=dict)
     problem_settings: Mapping[str, Any] = field(default_factory=dict)
     seeds: Seeds | None = None
+    #: modules or .py files that register the cell's entries (``hpbench.plugins``), imported
+    #: by every process before it builds the cell
+    plugins: tuple[str, ...] = ()
 
     @property
     def key(self) -> str:
@@ -87,12 +92,32 @@ class Cell:
         return seeds.optimizer_seed(self.master_seed, self.problem, self.optimizer,
                                     self.repeat)
 
+    def identity(self, fingerprint: str) -> dict[str, Any]:
+        """Everything that can change the cell's trials, as plain JSON values: a stored cell
+        whose identity differs is stale. The problem (name, settings, the instance's
+        fingerprint), the optimizer (name, resolved settings — its defaults, the entry's
+        fixed settings, the suite's —, and the version of its code and libraries), the
+        budget, batch size, timeout and seeds."""
+        entry = registry.get_entry("optimizer", self.optimizer)
+        settings = {**getattr(entry.factory, "settings", {}), **entry.settings,
+                    **self.settings}
+        identity = {
+            "problem": self.problem, "problem_settings": dict(self.problem_settings),
+            "fingerprint": fingerprint, "optimizer": self.optimizer, "settings": settings,
+            "code": entry.code_version(), "budget": [float(self.budget.amount),
+                                                     self.budget.unit],
+            "batch": self.batch, "timeout": self.timeout, "problem_seed": self.problem_seed,
+            "optimizer_seed": self.optimizer_seed}
+        return json.loads(json.dumps(identity, sort_keys=True, default=str))
+
     def build_problem(self) -> Problem:
+        load_plugins(self.plugins)
         return registry.make_problem(self.problem, seed=self.problem_seed,
                                      **self.problem_settings)
 
     def missing_capabilities(self, problem: Problem) -> tuple[str, ...]:
         """What the optimizer requires that ``problem`` lacks (empty: the cell applies)."""
+        load_plugins(self.plugins)
         entry = registry.get_entry("optimizer", self.optimizer)
         return tuple(sorted(entry.requires - problem.capabilities))
 
@@ -132,18 +157,18 @@ class Cell:
             extra: dict[str, Any] = {"optimizer_settings": built.optimizer.describe()}
             if evaluator is None:
                 spec = ProblemSpec(self.problem, self.problem_seed, self.problem_settings,
-                                   fingerprint)
+                                   fingerprint, self.plugins)
                 made, name = make_evaluator(problem, spec, batch=self.batch,
                                             timeout=self.timeout, memory_limit=memory_limit)
                 extra["execution"] = {"evaluator": name}
             result = run_loop(problem, built.optimizer, self.budget, batch=self.batch,
                               scratch=scratch, evaluator=evaluator or made or evaluate_inline,
-                              on_trial=on_trial, journal=journal)
+                              on_trial=on_trial, journal=journal, call_timeout=self.timeout)
             result.extra = {**extra, **result.extra}
             return result
-        except ResultsWriteError:
+        except (ResultsWriteError, KeyboardInterrupt):
             raise
-        except Exception as exc:  # building the optimizer or its evaluator failed
+        except BaseException as exc:  # building the optimizer or its evaluator failed
             return CellResult.empty(params, CellStatus.FAILED, f"{type(exc).__name__}: {exc}",
                                     error="".join(traceback.format_exception(exc)))
         finally:

@@ -59,6 +59,7 @@ class ProblemSpec(NamedTuple):
     seed: int | None
     settings: Mapping[str, Any]
     fingerprint: str | None = None  # the parent's, checked by the child; None skips the check
+    plugins: tuple[str, ...] = ()  # imported by the child before it builds the problem
 
 
 def timed_inline(problem: Problem, config: Mapping[str, Any], fidelity: float | None,
@@ -88,7 +89,9 @@ class _Child:
         ours, theirs = socket.socketpair()
         try:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "hpbench._evalchild", str(theirs.fileno()),
+                # -P: the current folder is not put on the child's path, so a pickle.py
+                # (or any module) lying there is not imported in place of the real one
+                [sys.executable, "-P", "-m", "hpbench._evalchild", str(theirs.fileno()),
                  str(os.getpid()), str(memory_limit or 0)],
                 pass_fds=(theirs.fileno(),), env=_child_env(), stdin=subprocess.DEVNULL,
                 # its own process group: a kill takes the objective's own helpers with it,
@@ -132,7 +135,7 @@ class _Child:
         return EvaluationCrashed(f"evaluation process died: {describe_exit(code)}")
 
     def load(self, spec: ProblemSpec) -> None:
-        self.conn.send(("load", spec.name, spec.seed, dict(spec.settings)))
+        self.conn.send(("load", spec.name, spec.seed, dict(spec.settings), spec.plugins))
 
     def loaded(self, spec: ProblemSpec) -> None:
         try:
@@ -345,15 +348,17 @@ def make_evaluator(problem: Problem, spec: ProblemSpec, *, batch: int | None,
                    timeout: float | None, memory_limit: int | None = None):
     """The evaluator a cell needs, and its name for the metadata; ``None`` means inline.
 
-    A timeout needs processes (a child can be killed). Without one, ``batch`` > 1 evaluates a
-    round concurrently: in one vectorized pass where the problem offers it, in threads where
-    the problem says it is thread-safe and releases the GIL (``concurrency = "threads"``),
-    else in ``batch`` processes.
+    A timeout or a memory limit needs processes (a child can be killed, and its address space
+    capped without capping the run's). Without either, ``batch`` > 1 evaluates a round
+    concurrently: in one vectorized pass where the problem offers it, in threads where the
+    problem says it is thread-safe and releases the GIL (``concurrency = "threads"``), else in
+    ``batch`` processes.
     """
     q = batch or 1
-    if timeout is None and q <= 1:
+    isolate = timeout is not None or memory_limit is not None
+    if not isolate and q <= 1:
         return None, "inline"
-    if timeout is None:
+    if not isolate:
         if "vectorized" in problem.capabilities:
             return VectorEvaluator(), "vectorized"
         if getattr(problem, "concurrency", "processes") == "threads":

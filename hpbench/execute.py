@@ -21,6 +21,7 @@ import socket
 import subprocess
 import sys
 import time
+import traceback
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,7 @@ from hpbench._numerics import active_kernels
 from hpbench.cell import Cell
 from hpbench.journal import Journal
 from hpbench.problem import Problem
-from hpbench.store import ResultsDir, ResultsWriteError
+from hpbench.store import ResultsDir, ResultsWriteError, read_meta
 from hpbench.trials import CellResult, CellStatus
 
 __all__ = ["CellOutcome", "ResultsWriteError", "execute_cell", "record_failure"]
@@ -87,12 +88,13 @@ def budget_meta(cell: Cell) -> dict[str, Any]:
 
 
 def cell_meta(cell: Cell, problem: Problem | None, fingerprint: str, result: CellResult,
-              started: float) -> dict[str, Any]:
+              started: float, identity: dict[str, Any] | None = None) -> dict[str, Any]:
     """The metadata stored with a cell: its identity, the problem instance, how it ended, and
     the environment it ran in."""
     extra = dict(result.extra)
     settings = extra.pop("optimizer_settings", None) or {"settings": dict(cell.settings)}
     return {
+        "identity": identity,
         "suite": cell.suite, "problem": cell.problem, "optimizer": cell.optimizer,
         "repeat": cell.repeat, "master_seed": cell.master_seed,
         "problem_seed": cell.problem_seed, "optimizer_seed": cell.optimizer_seed,
@@ -119,25 +121,28 @@ def journal_enabled(problem: Problem, journal: bool | None) -> bool:
     return bool(JOURNAL_TAGS & set(getattr(problem, "tags", ()) or ()))
 
 
-def _skip(results: ResultsDir, cell: Cell, path: Path, fingerprint: str) -> CellOutcome | None:
+def _skip(results: ResultsDir, cell: Cell, path: Path,
+          identity: dict[str, Any]) -> CellOutcome | None:
     """The outcome of a cell whose file is valid and finished (tidying what a run killed
     between writing it and cleaning up left behind); None when it must be run. A file that
-    is not valid any more is set aside."""
+    is not valid any more (corrupt, incomplete, another identity) is set aside."""
     if not path.exists():
         return None
-    reason = results.stale_reason(path, fingerprint, budget_meta(cell))
+    reason = results.stale_reason(path, identity)
     if reason:
         results.set_aside(path, reason)
         return None
-    from hpbench.store import read_meta
-
     meta = read_meta(path)
     results.journal_path(cell.key).unlink(missing_ok=True)
-    lock = results.lock_info(cell.key)
-    if lock is not None and lock["stale"]:
-        results.lock_path(cell.key).unlink(missing_ok=True)
     return CellOutcome(cell.key, "skipped", meta.get("n_trials", 0), meta.get("reason", ""),
                        str(path))
+
+
+def _claimed(results: ResultsDir, cell: Cell) -> CellOutcome:
+    """The outcome of a cell another process holds (another driver on the same folder)."""
+    info = results.lock_info(cell.key) or {}
+    where = f"pid {info.get('pid', '?')} on {info.get('host', '?')}"
+    return CellOutcome(cell.key, "claimed", reason=f"being run by {where}")
 
 
 def _run(results: ResultsDir, cell: Cell, problem: Problem, fingerprint: str, *,
@@ -150,10 +155,7 @@ def _run(results: ResultsDir, cell: Cell, problem: Problem, fingerprint: str, *,
     try:
         if not cell.missing_capabilities(problem) and journal_enabled(problem, journal):
             jr = Journal.open(results.journal_path(cell.key), {
-                "cell": cell.key, "fingerprint": fingerprint, "budget": budget_meta(cell),
-                "timeout": cell.timeout, "problem_seed": cell.problem_seed,
-                "optimizer_seed": cell.optimizer_seed, "settings": dict(cell.settings),
-                "problem_settings": dict(cell.problem_settings)}, out=results.root)
+                "cell": cell.key, "identity": cell.identity(fingerprint)}, out=results.root)
         if use_scratch:
             scratch.mkdir(parents=True, exist_ok=True)
         result = cell.run(problem=problem, journal=jr, scratch=scratch if use_scratch else None,
@@ -171,27 +173,41 @@ def _run(results: ResultsDir, cell: Cell, problem: Problem, fingerprint: str, *,
 
 def execute_cell(cell: Cell, out: ResultsDir | Path | str, *, on_trial=None,
                  force: bool = False, evaluator=None, journal: bool | None = None,
-                 memory_limit: int | None = None) -> CellOutcome:
-    """Run ``cell`` unless ``out`` already holds a valid finished file for it.
+                 memory_limit: int | None = None, wait: bool = False) -> CellOutcome:
+    """Run ``cell`` unless ``out`` already holds a valid finished file for it: claim it, check
+    its file, run it, write it.
 
-    ``evaluator`` overrides how configs are evaluated (``Cell.run``). ``journal`` (None: for
-    problems tagged "expensive") keeps a trial journal that a resumed cell replays.
-    ``memory_limit`` caps each evaluation child's address space (bytes). Raises
-    ``ResultsWriteError`` when ``out`` cannot be written.
+    A cell another process holds (another driver on the same folder) is not run: its outcome
+    is "claimed", unless ``wait``, which waits for that process and then finds the cell done
+    (or runs it, if that process died first). A problem that cannot be built or
+    fingerprinted is recorded as a failed cell. ``evaluator`` overrides how configs are
+    evaluated (``Cell.run``). ``journal`` (None: for problems tagged "expensive") keeps a
+    trial journal that a resumed cell replays. ``memory_limit`` caps each evaluation's
+    address space (bytes). Raises ``ResultsWriteError`` when ``out`` cannot be written.
     """
     t0 = time.perf_counter()
     results = out if isinstance(out, ResultsDir) else ResultsDir(out)
     path = results.cell_file(cell.key)
-    problem = cell.build_problem()
-    fingerprint = problem.fingerprint()
-    if not force and (skipped := _skip(results, cell, path, fingerprint)) is not None:
-        return skipped
-    started = time.time()
-    with results.claim(cell.key):
+    with results.claim(cell.key, wait=wait) as mine:
+        if not mine:
+            return _claimed(results, cell)
+        try:
+            problem = cell.build_problem()
+            fingerprint = problem.fingerprint()
+            identity = cell.identity(fingerprint)
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # a plugin's exit or error: recorded, not fatal
+            return _write_failure(results, cell, f"the problem could not be built: "
+                                  f"{type(exc).__name__}: {exc}",
+                                  "".join(traceback.format_exception(exc)), 1)
+        if not force and (skipped := _skip(results, cell, path, identity)) is not None:
+            return skipped
+        started = time.time()
         result, jr = _run(results, cell, problem, fingerprint, journal=journal,
                           on_trial=on_trial, evaluator=evaluator, memory_limit=memory_limit)
         results.write_cell(path, result.columns,
-                           cell_meta(cell, problem, fingerprint, result, started))
+                           cell_meta(cell, problem, fingerprint, result, started, identity))
         if jr is not None:
             jr.remove()
     return CellOutcome(cell.key, result.status, result.n_trials, result.reason, str(path),
@@ -200,19 +216,40 @@ def execute_cell(cell: Cell, out: ResultsDir | Path | str, *, on_trial=None,
 
 def record_failure(cell: Cell, out: ResultsDir | Path | str, reason: str, *, error: str = "",
                    attempts: int = 1) -> CellOutcome:
-    """Write ``cell`` as failed with ``reason`` (its workers kept dying). The problem is built
-    for its fingerprint where possible; a journal the cell left is kept, so deleting the
-    failed file and re-running replays what the cell had finished."""
+    """Write ``cell`` as failed with ``reason`` (its workers kept dying), unless it is done
+    or another process holds it: a finished cell is never overwritten. A journal the cell
+    left is kept, so deleting the failed file and re-running replays what the cell had
+    finished."""
     results = out if isinstance(out, ResultsDir) else ResultsDir(out)
+    with results.claim(cell.key) as mine:
+        if not mine:
+            return _claimed(results, cell)
+        return _write_failure(results, cell, reason, error, attempts)
+
+
+def _write_failure(results: ResultsDir, cell: Cell, reason: str, error: str,
+                   attempts: int) -> CellOutcome:
+    """Write ``cell`` as failed (the caller holds its claim), unless its file holds a cell
+    that finished (done or not applicable), which is kept."""
     path = results.cell_file(cell.key)
-    try:
+    with contextlib.suppress(OSError, ValueError):
+        meta = read_meta(path)
+        if meta.get("status") in ("done", "not-applicable"):
+            return CellOutcome(cell.key, "skipped", meta.get("n_trials", 0),
+                               meta.get("reason", ""), str(path))
+    try:  # the problem's fingerprint, where it can be built, for the metadata
         problem: Problem | None = cell.build_problem()
         fingerprint, params = problem.fingerprint(), list(problem.space.names)
-    except Exception:
+    except KeyboardInterrupt:
+        raise
+    except BaseException:
         problem, fingerprint, params = None, "", []
+    try:  # so that a re-run of the same cell skips the record rather than redoing it
+        identity: dict[str, Any] | None = cell.identity(fingerprint)
+    except Exception:
+        identity = None
     result = CellResult.empty(params, CellStatus.FAILED, reason, error=error,
                               extra={"execution": {"attempts": attempts}})
     results.write_cell(path, result.columns,
-                       cell_meta(cell, problem, fingerprint, result, time.time()))
-    results.lock_path(cell.key).unlink(missing_ok=True)
+                       cell_meta(cell, problem, fingerprint, result, time.time(), identity))
     return CellOutcome(cell.key, "failed", 0, reason, str(path), attempts=attempts)

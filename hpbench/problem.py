@@ -24,7 +24,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from hpbench.space import Space
+from hpbench.space import InvalidConfig, Space
 
 CAPABILITIES = frozenset({"fidelity", "checkpoint", "hypergradient", "vectorized"})
 
@@ -134,11 +134,30 @@ class Problem:
 
     def evaluate(self, config: Mapping[str, Any], *, fidelity: float | None = None,
                  ctx: EvalContext | None = None) -> Evaluation:
-        """Evaluate ``config`` (at ``fidelity``; None means full fidelity)."""
+        """Evaluate ``config`` (at ``fidelity``; None means full fidelity).
+
+        A config outside the space (a missing or unknown parameter, a value out of range, NaN)
+        raises ``InvalidConfig``, a ``ValueError`` that names the parameter and its range; so
+        does a fidelity outside the problem's range. (Subclasses implement ``_evaluate``,
+        which gets the config checked and with plain Python values.)"""
+        config, fidelity = self.checked(config, fidelity)
         result = self._evaluate(config, fidelity=fidelity, ctx=ctx)
         if not isinstance(result, Evaluation):
             result = Evaluation(value=float(result))
         return result
+
+    def checked(self, config: Mapping[str, Any], fidelity: float | None
+                ) -> tuple[dict[str, Any], float | None]:
+        """``config`` and ``fidelity`` validated (see ``evaluate``)."""
+        config = self.space.validate(config)
+        if fidelity is not None:
+            if self.fidelity is None:
+                raise InvalidConfig(f"{self.name} has no fidelity, got fidelity={fidelity!r}")
+            try:
+                fidelity = self.fidelity.check(fidelity)
+            except (TypeError, ValueError) as exc:
+                raise InvalidConfig(f"{self.name}: {exc}") from None
+        return config, fidelity
 
     def _evaluate(self, config: Mapping[str, Any], *, fidelity: float | None,
                   ctx: EvalContext | None) -> Evaluation | float:

@@ -8,13 +8,18 @@ A name can be registered once; a second registration under the same name is refu
 
 from __future__ import annotations
 
+import contextlib
 import difflib
+import functools
+import hashlib
 import importlib
 import importlib.metadata
 import importlib.util
+import numbers
 import pkgutil
+import sys
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -68,6 +73,36 @@ class Entry:
     def requires(self) -> frozenset[str]:
         """Problem capabilities an optimizer entry requires."""
         return frozenset(getattr(self.factory, "requires", frozenset()))
+
+    def code_version(self) -> str:
+        """A short hash of the code behind the entry: the source files of the modules that
+        define it (every class of its MRO, so a shared base such as ``SteppedOptimizer``
+        counts) and the installed versions of the libraries it needs. A change to either may
+        change its results, so a stored cell made with other code is redone."""
+        return _code_version(self.factory, self.packages)
+
+
+@functools.cache
+def _code_version(factory: Any, packages: tuple[str, ...]) -> str:
+    classes = factory.__mro__ if isinstance(factory, type) else (factory,)
+    modules = dict.fromkeys(getattr(c, "__module__", "") for c in classes)
+    digest = hashlib.blake2b(digest_size=8)
+    for name in modules:
+        path = getattr(sys.modules.get(name), "__file__", None)
+        if path and name.split(".")[0] not in ("builtins", "abc", "typing"):
+            with open(path, "rb") as fh:
+                digest.update(fh.read())
+    dists = _distributions()
+    for package in packages:
+        for dist in dists.get(package, ()):
+            with contextlib.suppress(importlib.metadata.PackageNotFoundError):
+                digest.update(f"{dist}=={importlib.metadata.version(dist)}".encode())
+    return digest.hexdigest()
+
+
+@functools.cache
+def _distributions() -> Mapping[str, list[str]]:
+    return importlib.metadata.packages_distributions()  # import name -> distributions
 
 
 _ENTRIES: dict[str, dict[str, Entry]] = {"problem": {}, "optimizer": {}}
@@ -208,6 +243,10 @@ def list_optimizers() -> list[str]:
 def make_problem(name: str, seed: int | None = None, **settings: Any) -> Problem:
     """Build problem ``name``: ``seed=None`` is the canonical published function, an integer
     seed that repeat's instance."""
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)
+                             or seed < 0):
+        raise ValueError(f"seed must be None (the canonical problem) or an integer >= 0, "
+                         f"got {seed!r}")
     entry = get_entry("problem", name)
     entry.require()
     problem = entry.factory(seed=seed, **{**entry.settings, **settings})

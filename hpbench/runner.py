@@ -37,6 +37,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from hpbench._procutil import deadline
 from hpbench.batching import ConstantLiar, batch_strategy
 from hpbench.budget import Budget
 from hpbench.config_text import config_json, float_rows_json
@@ -50,6 +51,9 @@ __all__ = ["EPS", "Evaluator", "OptimizerError", "evaluate_inline", "run_loop"]
 
 #: float slack when comparing spent and budget (fidelity fractions do not add up exactly)
 EPS = 1e-9
+#: trials per unit of budget after which a cell that does not spend its budget ends (the
+#: cheapest fidelity of the multi-fidelity methods here costs 1/243 of an evaluation)
+MAX_TRIALS_PER_UNIT = 1000
 
 OK, FAILED, TIMEOUT = TrialStatus.OK, TrialStatus.FAILED, TrialStatus.TIMEOUT
 _perf, _wall = time.perf_counter, time.time  # looked up once per trial each, not twice
@@ -109,6 +113,15 @@ class Trial:
         self.eval_s, self.t_start, self.t_end = eval_s, t_start, t_end
 
 
+def _bad_cost(rec: Evaluation) -> str:
+    """Why a record's costs cannot be charged ('' when they can): a negative cost would give
+    budget back and a NaN one break the accounting."""
+    for name, cost in (("cost", rec.cost), ("cost_fe", rec.cost_fe)):
+        if cost is not None and not (_finite(cost) and cost >= 0):
+            return f"the problem reported {name}={cost!r} (must be a finite number >= 0)"
+    return ""
+
+
 def _classify(outcome: Evaluation | BaseException) -> tuple[TrialStatus, str, Evaluation | None]:
     """(status, error, record) of an evaluation's result or exception."""
     if isinstance(outcome, BaseException):
@@ -117,6 +130,9 @@ def _classify(outcome: Evaluation | BaseException) -> tuple[TrialStatus, str, Ev
         return FAILED, f"{type(outcome).__name__}: {outcome}", None
     if not _finite(outcome.value):
         return FAILED, f"objective returned {outcome.value!r}", outcome
+    bad = _bad_cost(outcome)
+    if bad:
+        return FAILED, bad, None
     return OK, "", outcome
 
 
@@ -126,8 +142,9 @@ class _Loop:
     def __init__(self, problem: Problem, optimizer: Optimizer, budget: Budget, *,
                  batch: int | None, scratch: Path | None, evaluator: Evaluator,
                  on_trial: Callable[[float], None] | None, journal: Journal | None,
-                 defer_config: bool) -> None:
+                 defer_config: bool, call_timeout: float | None) -> None:
         self.problem, self.space, self.optimizer = problem, problem.space, optimizer
+        self.call_timeout = call_timeout
         fid = problem.fidelity
         self.fid, self.f_max = fid, (fid.high if fid is not None else None)
         self.checkpoints = "checkpoint" in problem.capabilities
@@ -138,6 +155,10 @@ class _Loop:
         self.many = getattr(evaluator, "evaluate_many", None)
         self.amount, self.unit = float(budget.amount), budget.unit
         self.by_evals = budget.unit == "evaluations"
+        # a cell whose trials cost nothing would never end: at most so many trials per unit
+        # (a wall-clock budget always moves)
+        self.max_trials = math.inf if budget.unit == "seconds" else \
+            max(MAX_TRIALS_PER_UNIT, MAX_TRIALS_PER_UNIT * self.amount)
         self.journal = journal
         self.replay = journal.replay if journal is not None else ()
         self.n_replay = len(self.replay)
@@ -172,8 +193,14 @@ class _Loop:
             n = max(1, min(n, math.ceil(self.amount - self.spent - EPS)))
         t0 = _perf()
         try:
-            suggestions = self.driver.ask(n)
-        except Exception as exc:
+            if self.call_timeout is None:  # (a context manager per call costs 5 % of a trial)
+                suggestions = self.driver.ask(n)
+            else:
+                with deadline(self.call_timeout, f"ask({n})"):
+                    suggestions = self.driver.ask(n)
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # a plugin's SystemExit too: recorded, the run goes on
             raise _CellFailed("ask", exc) from None
         self.ask_s = _perf() - t0
         if suggestions is not None and len(suggestions) > n:
@@ -267,9 +294,15 @@ class _Loop:
                 rec = tr.record = self.evaluator(self.problem, tr.config, tr.fidelity, ctx)
             if not _finite(rec.value):
                 tr.status, tr.error = FAILED, f"objective returned {rec.value!r}"
+            elif rec.cost != 1.0 or rec.cost_fe is not None:  # (the default needs no check)
+                bad = _bad_cost(rec)
+                if bad:
+                    tr.status, tr.error, tr.record = FAILED, bad, None
         except TimeoutError as exc:
             tr.status, tr.error = TIMEOUT, str(exc) or "evaluation timed out"
-        except Exception as exc:
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # a plugin's SystemExit too: a failed trial
             tr.status, tr.error = FAILED, f"{type(exc).__name__}: {exc}"
         tr.eval_s = _perf() - t1
 
@@ -338,14 +371,28 @@ class _Loop:
     def tell(self, observations: list[Observation]) -> None:
         t0 = _perf()
         try:
-            self.driver.tell(observations)
-        except Exception as exc:
+            if self.call_timeout is None:
+                self.driver.tell(observations)
+            else:
+                with deadline(self.call_timeout, "tell"):
+                    self.driver.tell(observations)
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:
             raise _CellFailed("tell", exc) from None
         seconds = _perf() - t0
         if len(observations) == 1:
             self.recorder.tell_s[-1] = seconds
         else:
             self.recorder.share_tell(len(observations), seconds)
+
+    def stalled(self) -> None:
+        """End a cell whose trials do not spend its budget (a problem reporting zero costs)."""
+        result = self.result
+        result.status = CellStatus.FAILED
+        result.reason = (f"no progress: {self.trial} trials spent {self.spent:g} of "
+                         f"{self.amount:g} {self.unit} (at most {MAX_TRIALS_PER_UNIT} trials "
+                         "per unit of budget); does the problem report zero costs?")
 
     # -- the loop ---------------------------------------------------------------------------
     def round(self) -> bool:
@@ -382,6 +429,10 @@ class _Loop:
             observations.append(self.record(tr, share))
             if self.spent >= self.amount - EPS:
                 break
+            if self.trial >= self.max_trials:
+                self.stalled()
+                self.tell(observations)
+                return False
         if observations:
             self.tell(observations)
         self.rnd += 1
@@ -414,7 +465,7 @@ def run_loop(problem: Problem, optimizer: Optimizer, budget: Budget, *,
              batch: int | None = None, scratch: Path | None = None,
              evaluator: Evaluator = evaluate_inline,
              on_trial: Callable[[float], None] | None = None,
-             journal: Journal | None = None) -> CellResult:
+             journal: Journal | None = None, call_timeout: float | None = None) -> CellResult:
     """Run ``optimizer`` on ``problem`` until ``budget`` is spent.
 
     ``batch`` overrides the optimizer's preferred number of suggestions per ask (an
@@ -422,7 +473,8 @@ def run_loop(problem: Problem, optimizer: Optimizer, budget: Budget, *,
     ``batch_fallback``, see ``hpbench.batching``). ``evaluator`` evaluates one config, or a
     round concurrently if it has ``evaluate_many``. ``on_trial(budget_used)`` is called after
     each trial (progress bars). ``journal`` logs each finished trial and replays the trials
-    it already holds (see ``hpbench.journal``).
+    it already holds (see ``hpbench.journal``). ``call_timeout`` bounds each ``ask`` and
+    ``tell``: one that runs longer fails the cell.
     """
     # an all-Float space's configs are written as JSON once, column by column, when the cell
     # ends (``config_text.float_rows_json``: a third of the cost of one at a time); a journal
@@ -430,7 +482,7 @@ def run_loop(problem: Problem, optimizer: Optimizer, budget: Budget, *,
     deferred = problem.space.all_float and journal is None
     result = _Loop(problem, optimizer, budget, batch=batch, scratch=scratch,
                    evaluator=evaluator, on_trial=on_trial, journal=journal,
-                   defer_config=deferred).run()
+                   defer_config=deferred, call_timeout=call_timeout).run()
     if deferred:
         cols = result.columns
         cols["config"] = float_rows_json(result.params,

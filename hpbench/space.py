@@ -36,6 +36,7 @@ __all__ = [
     "InvalidConfig",
     "Param",
     "Space",
+    "ValidConfig",
 ]
 
 
@@ -308,8 +309,28 @@ def _cat_key(value: Any) -> tuple:
     return (type(value).__name__ if not isinstance(value, float) else "float", value)
 
 
+def _expected(param: Param) -> str:
+    """What a parameter accepts, for the message about a missing value."""
+    if isinstance(param, Categorical):
+        return f"one of {list(param.choices)}"
+    kind = "an integer" if isinstance(param, Int) else "a number"
+    return f"{kind} in [{param.low}, {param.high}]"
+
+
 def _describe_condition(condition: Condition | None) -> list | None:
     return None if condition is None else [condition.parent, list(condition.values)]
+
+
+class ValidConfig(dict):
+    """A config as ``Space.validate`` returns it: checked, with plain Python values.
+    Validating it again against the same space is free (``Problem.evaluate`` validates what
+    the runner validated already), so it remembers that space. It pickles as a plain dict.
+    """
+
+    __slots__ = ("space",)
+
+    def __reduce__(self):
+        return (dict, (dict(self),))
 
 
 @dataclass(frozen=True)
@@ -466,12 +487,15 @@ class Space(Mapping):
             return self.from_unit(rng.random(len(self._list)))
         return self.from_unit_array(rng.random((n, len(self._list))))
 
-    def validate(self, config: Mapping[str, Any]) -> dict[str, Any]:
-        """Return ``config`` with plain Python values, or raise ``InvalidConfig``.
+    def validate(self, config: Mapping[str, Any]) -> ValidConfig:
+        """Return ``config`` with plain Python values (a ``ValidConfig``: validating it again
+        costs nothing), or raise ``InvalidConfig``.
 
         Rules: every active parameter present and in range; no unknown names; an inactive
         parameter is absent or None.
         """
+        if type(config) is ValidConfig and config.space is self:
+            return config  # validated already, by this space
         bounds = self._float_bounds
         if bounds is not None and type(config) is dict and len(config) == len(bounds):
             # all Floats (synthetic problems, where the engine's own cost matters most): no call
@@ -482,7 +506,7 @@ class Space(Mapping):
                     break
             else:
                 if tuple(config) == self._names:
-                    return dict(config)
+                    return self._valid(config)
         if not isinstance(config, Mapping):
             raise InvalidConfig(f"a config must be a mapping of parameter names to values, "
                                 f"got {type(config).__name__}")
@@ -490,13 +514,14 @@ class Space(Mapping):
             try:
                 out = {name: param.check(name, config[name]) for name, param in self._items}
             except KeyError as exc:
-                raise InvalidConfig(f"{exc.args[0]} is missing (parameters: "
-                                    f"{list(self._names)})") from None
+                name = exc.args[0]
+                raise InvalidConfig(f"{name} is missing: {_expected(self._params[name])} "
+                                    f"(parameters: {list(self._names)})") from None
             if len(config) > len(out):
                 unknown = [k for k in config if k not in self._params]
                 raise InvalidConfig(f"unknown parameter(s) {unknown}; allowed: "
                                     f"{list(self._names)}")
-            return out
+            return self._valid(out)
         out = {}
         values: list[Any] = []
         for i, (name, param) in enumerate(zip(self._names, self._list)):
@@ -514,15 +539,20 @@ class Space(Mapping):
                 values.append(None)
                 continue
             if value is None:
-                raise InvalidConfig(f"{name} is missing (active parameters: "
-                                    f"{self.active(config)})")
+                raise InvalidConfig(f"{name} is missing: {_expected(param)} (active "
+                                    f"parameters: {self.active(config)})")
             out[name] = param.check(name, value)
             values.append(out[name])
         if len(config) > len(out):
             unknown = [k for k in config if k not in self._params]
             if unknown:
                 raise InvalidConfig(f"unknown parameter(s) {unknown}; allowed: {list(self._names)}")
-        return out
+        return self._valid(out)
+
+    def _valid(self, config: dict[str, Any]) -> ValidConfig:
+        valid = ValidConfig(config)
+        valid.space = self
+        return valid
 
     def contains(self, config: Mapping[str, Any]) -> bool:
         try:

@@ -14,8 +14,11 @@ Layout of a folder ``<out>`` (nothing else is written there)::
 Every file is written by ``atomic_write``: to a temporary name in the same folder, flushed
 to disk, then renamed, so a killed run leaves either a complete file or none. A cell's
 metadata (versions, git revision, host, budget, settings, problem fingerprint, how the cell
-ended) is stored in the Parquet schema metadata under ``hpbench``; its trial columns are
-``hpbench.trials.TRIAL_COLUMNS`` plus one ``param.<name>`` column per parameter.
+ended) is stored in the Parquet key-value metadata under ``hpbench``; its trial columns are
+``hpbench.trials.TRIAL_COLUMNS`` plus one ``param.<name>`` column per parameter. The
+metadata's ``checksum`` is a hash of every byte of the file (itself read as zeros), checked
+whenever a cell is read: a flipped byte anywhere, in a data page, a statistic or the metadata,
+makes the cell ``CorruptCell``, never a wrong value or a stale copy read silently.
 
 pandas and pyarrow are imported where a cell is read or written, so the table of the
 best-known values and the evaluation children can use this module without them.
@@ -25,6 +28,8 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
+import hashlib
 import json
 import os
 import socket
@@ -46,6 +51,8 @@ FORMAT_VERSION = 2  # 2: cells are repeat-<k>.parquet (1 wrote seed-<k>.parquet)
 CELL_PATTERNS = ("*/*/repeat-*.parquet", "*/*/seed-*.parquet")  # the second: format 1
 #: seconds between touches of a running cell's lock file
 HEARTBEAT_S = 30.0
+#: a cell file's ``checksum`` while the file is written (and while it is verified)
+_UNSUMMED = "0" * 32
 
 
 class CorruptCell(ValueError):
@@ -101,7 +108,7 @@ def atomic_write(path: Path | str, content: bytes | str | Callable[[IO[bytes]], 
     _remove_stale_temporaries(path)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
-        with open(tmp, "wb") as fh:
+        with open(tmp, "w+b") as fh:  # (+: a cell file is read back for its checksum)
             if callable(content):
                 content(fh)
             else:
@@ -139,7 +146,8 @@ def cell_table(columns: dict[str, list], meta: dict[str, Any]):
     import pyarrow as pa
 
     arrays = {k: _column(v, TRIAL_COLUMNS.get(k)) for k, v in columns.items()}
-    blob = json.dumps({**meta, "format": FORMAT_VERSION}, default=str, sort_keys=True)
+    blob = json.dumps({**meta, "format": FORMAT_VERSION, "checksum": _UNSUMMED}, default=str,
+                      sort_keys=True)
     return pa.table(arrays).replace_schema_metadata({META_KEY: blob.encode()})
 
 
@@ -151,8 +159,57 @@ def _write_parquet(table, fh: IO[bytes]) -> None:
     # categorical values): on unique floats and configs parquet builds a dictionary, gives up
     # at its size limit and re-encodes; without it a 10,000-trial cell is written in two
     # thirds of the time and is 15% smaller
-    pq.write_table(table, fh, compression="zstd", use_dictionary=[
+    pq.write_table(table, fh, compression="zstd", write_page_checksum=True, use_dictionary=[
         f.name for f in table.schema if f.name != "config" and pa.types.is_string(f.type)])
+    _seal(fh)
+
+
+def _checksum_field(value: str) -> bytes:
+    # a top-level key of the metadata JSON (json.dumps' separators): quotes inside a string
+    # value are escaped, so only the key itself can match
+    return f'"checksum": "{value}"'.encode()
+
+
+def _file_digest(data: bytes | memoryview, at: int) -> str:
+    """The hash of ``data`` with the 32 checksum characters at ``at`` read as zeros."""
+    view = memoryview(data)
+    digest = hashlib.blake2b(view[:at], digest_size=16)
+    digest.update(_UNSUMMED.encode())
+    digest.update(view[at + len(_UNSUMMED):])
+    return digest.hexdigest()
+
+
+def _seal(fh: IO[bytes]) -> None:
+    """Write the checksum of the cell file just written to ``fh`` into its metadata. (The
+    Parquet footer holds the metadata twice: as written, where the checksum goes, and inside
+    the serialized Arrow schema, which keeps the zeros.)"""
+    fh.flush()
+    fh.seek(0)
+    data = fh.read()
+    at = data.rfind(_checksum_field(_UNSUMMED))
+    if at < 0:
+        raise ValueError("the cell's metadata has no checksum field")
+    at += len(_checksum_field(_UNSUMMED)) - len(_UNSUMMED) - 1
+    fh.seek(at)
+    fh.write(_file_digest(data, at).encode())
+    fh.seek(0, os.SEEK_END)
+
+
+def _checksum_error(data: bytes, meta: dict[str, Any]) -> str:
+    """Why a cell file's bytes do not match its checksum ('' when they do; files written
+    before cells had one are not checked)."""
+    stored = meta.get("checksum")
+    if stored is None:
+        return ""
+    field = _checksum_field(str(stored))
+    at = data.rfind(field) if isinstance(stored, str) and len(stored) == len(_UNSUMMED) else -1
+    if at < 0:
+        return f"malformed checksum {stored!r}"
+    at += len(field) - len(_UNSUMMED) - 1
+    actual = _file_digest(data, at)
+    if actual != stored:
+        return f"content checksum mismatch (stored {stored}, file hashes to {actual})"
+    return ""
 
 
 def read_cell(path: Path | str, columns: list[str] | None = None
@@ -161,16 +218,21 @@ def read_cell(path: Path | str, columns: list[str] | None = None
 
     Trial columns are cast to their ``TRIAL_COLUMNS`` type (a column that was all null when
     written may carry the null type), and a requested trial column that the file lacks is
-    read as nulls. ``CorruptCell`` when the file cannot be read or has no metadata.
+    read as nulls. ``CorruptCell`` when the file cannot be read, has no metadata or does not
+    match its checksum.
     """
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     try:
+        with open(path, "rb") as fh:
+            data = fh.read()
         # files of a few hundred rows: pyarrow's read-ahead and column threads cost more than
-        # they save (measured: 1.3 vs 2.5 ms of CPU per cell file)
-        pf = pq.ParquetFile(path, pre_buffer=False)
-        blob = (pf.schema_arrow.metadata or {}).get(META_KEY)
+        # they save (measured: 1.3 vs 2.5 ms of CPU per cell file). Every data page carries a
+        # CRC too (write_page_checksum), for files written before the file checksum.
+        pf = pq.ParquetFile(pa.BufferReader(data), pre_buffer=False,
+                            page_checksum_verification=True)
+        blob = (pf.metadata.metadata or {}).get(META_KEY)
         names = pf.schema_arrow.names
         present = names if columns is None else [c for c in columns if c in names]
         table = pf.read(columns=present, use_threads=False)
@@ -179,6 +241,9 @@ def read_cell(path: Path | str, columns: list[str] | None = None
         raise CorruptCell(f"{path}: {type(exc).__name__}: {exc}") from None
     if not meta:
         raise CorruptCell(f"{path}: no hpbench metadata")
+    bad = _checksum_error(data, meta)
+    if bad:
+        raise CorruptCell(f"{path}: {bad}")
     wanted = names if columns is None else columns
     arrays, fields = [], []
     for c in wanted:
@@ -200,28 +265,42 @@ def read_meta(path: Path | str) -> dict[str, Any]:
     import pyarrow.parquet as pq
 
     try:
-        return json.loads((pq.read_schema(path).metadata or {})[META_KEY])
+        return json.loads((pq.read_metadata(path).metadata or {})[META_KEY])
     except (OSError, KeyError, ValueError, pa.ArrowException) as exc:
         raise CorruptCell(f"{path}: {type(exc).__name__}: {exc}") from None
 
 
 class _Claim:
-    """A running cell's lock file: written when the cell starts, touched every
-    ``HEARTBEAT_S`` seconds by a thread (no per-trial cost), removed when it ends."""
+    """A claim on a cell (``ResultsDir.claim``): an ``flock`` on its lock file, which names
+    the process (pid, host, start) for ``hpbench status``. The kernel drops the lock when the
+    process dies, however it dies, so a killed run never leaves a cell claimed; the lock file
+    is touched every ``HEARTBEAT_S`` seconds by a thread (no per-trial cost) for file systems
+    whose locks other hosts cannot see. A granted claim removes its file when it ends, while
+    still holding it (``hpbench.locks.claim`` explains why that is safe)."""
 
-    def __init__(self, path: Path, out: Path) -> None:
-        self.path, self.out = path, out
+    def __init__(self, path: Path, out: Path, wait: bool) -> None:
+        self.path, self.out, self.wait = path, out, wait
         self.stop = threading.Event()
+        self.fh: IO[str] | None = None
 
-    def __enter__(self) -> _Claim:
-        info = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.time()}
+    def __enter__(self) -> bool:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.path.write_text(json.dumps(info))
+            self.fh = open(self.path, "a+")
         except OSError as exc:
             raise ResultsWriteError.wrap(exc, self.path, self.out) from exc
+        try:
+            fcntl.flock(self.fh, fcntl.LOCK_EX | (0 if self.wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            self.fh.close()
+            self.fh = None
+            return False
+        info = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.time()}
+        self.fh.truncate(0)
+        self.fh.write(json.dumps(info))
+        self.fh.flush()
         threading.Thread(target=self._beat, daemon=True, name="hpbench-lock").start()
-        return self
+        return True
 
     def _beat(self) -> None:
         while not self.stop.wait(HEARTBEAT_S):
@@ -230,7 +309,10 @@ class _Claim:
 
     def __exit__(self, *exc: object) -> None:
         self.stop.set()
-        self.path.unlink(missing_ok=True)
+        if self.fh is not None:
+            with contextlib.suppress(FileNotFoundError):
+                self.path.unlink()
+            self.fh.close()  # closing drops the flock
 
 
 class ResultsDir:
@@ -331,26 +413,40 @@ class ResultsDir:
                 os.replace(old, new)
 
     # -- claims -----------------------------------------------------------------------------
-    def claim(self, key: str) -> _Claim:
-        """Mark cell ``key`` as running in this process while the block runs."""
-        return _Claim(self.lock_path(key), self.root)
+    def claim(self, key: str, *, wait: bool = False) -> _Claim:
+        """``with results.claim(key) as mine:`` — True when this process holds cell ``key``
+        for the block; False, at once, when another process (another driver on the same
+        folder) holds it, unless ``wait``, which waits until it is free. Whoever gets a claim
+        checks again whether the cell is done before running it."""
+        return _Claim(self.lock_path(key), self.root, wait)
 
     def lock_info(self, key: str) -> dict[str, Any] | None:
-        """The running cell's lock (pid, host, started) plus ``stale``: its process is gone
-        (same host) or it has not been touched for ten heartbeats (another host); None when
-        the cell is not running."""
+        """The running cell's claim (pid, host, started) plus ``stale``: nobody holds its lock
+        (its process is gone), or, for a claim on another host, it has not been touched for
+        ten heartbeats; None when the cell is not claimed."""
         path = self.lock_path(key)
         try:
-            info = json.loads(path.read_text())
+            with open(path) as fh:
+                text = fh.read()
+                try:  # a claim whose lock can be taken is held by no one
+                    fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    held = False
+                    fcntl.flock(fh, fcntl.LOCK_UN)
+                except BlockingIOError:
+                    held = True
             age = time.time() - path.stat().st_mtime
         except FileNotFoundError:
             return None
-        except (OSError, ValueError):
+        except OSError:
             return {"stale": False}
-        if info.get("host") == socket.gethostname():
-            info["stale"] = not pid_alive(int(info.get("pid", 0)))
+        try:
+            info = json.loads(text) if text else {}
+        except ValueError:
+            info = {}
+        if info.get("host", socket.gethostname()) == socket.gethostname():
+            info["stale"] = not held
         else:
-            info["stale"] = age > 10 * HEARTBEAT_S
+            info["stale"] = not held and age > 10 * HEARTBEAT_S
         return info
 
     # -- reading ----------------------------------------------------------------------------
@@ -370,26 +466,25 @@ class ResultsDir:
             else rel.name
         return str(rel.with_name(name))
 
-    def stale_reason(self, path: Path, fingerprint: str, budget: dict[str, Any]) -> str:
-        """'' when ``path`` is a valid finished cell of this problem instance and budget,
-        else the reason it must be redone."""
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
+    def stale_reason(self, path: Path, identity: dict[str, Any]) -> str:
+        """'' when ``path`` is a valid finished cell with this identity (``Cell.identity``),
+        else why it must be redone: unreadable or corrupt (the file's checksum is verified),
+        incomplete, or made under another identity (the keys that differ)."""
         try:
-            meta = read_meta(path)
-            rows = pq.ParquetFile(path).metadata.num_rows
-        except (CorruptCell, OSError, pa.ArrowException) as exc:
+            table, meta = read_cell(path)
+        except CorruptCell as exc:
             return f"unreadable ({exc})"
-        if rows != meta.get("n_trials"):
-            return f"holds {rows} rows but its metadata says {meta.get('n_trials')}"
-        if meta.get("fingerprint") != fingerprint:
-            return (f"problem fingerprint differs (file {meta.get('fingerprint')}, "
-                    f"now {fingerprint})")
-        if meta.get("budget") != budget:
-            return f"budget differs (file {meta.get('budget')}, now {budget})"
+        if table.num_rows != meta.get("n_trials"):
+            return f"holds {table.num_rows} rows but its metadata says {meta.get('n_trials')}"
         if meta.get("status") not in ("done", "failed", "not-applicable"):
             return f"unknown cell status {meta.get('status')!r}"
+        stored = meta.get("identity")
+        if stored is None:
+            return "it was written before cells recorded their identity"
+        changed = sorted(k for k in {*stored, *identity} if stored.get(k) != identity.get(k))
+        if changed:
+            return "; ".join(f"{k} differs (file {stored.get(k)!r}, now {identity.get(k)!r})"
+                             for k in changed)
         return ""
 
     def metas(self) -> list[tuple[Path, dict[str, Any] | None, str]]:
@@ -402,29 +497,47 @@ class ResultsDir:
                 out.append((f, None, str(exc)))
         return out
 
-    def read(self, columns: list[str] | None = None, *, threads: int | None = None
-             ) -> tuple[list[pa.Table], list[dict[str, Any]]]:
+    def read(self, columns: list[str] | None = None, *, threads: int | None = None,
+             skip_corrupt: bool = False
+             ) -> tuple[list[pa.Table], list[dict[str, Any]], list[str]]:
         """Every cell's trial table (only ``columns``, when given) and metadata, in file
-        order. An unreadable file raises ``CorruptCell``: a result set is never read half.
+        order, and the reasons of the files left out. An unreadable or corrupt file raises
+        ``CorruptCell`` — a result set is never read half without saying so — or, with
+        ``skip_corrupt``, is left out and named in the third list.
 
         ``threads`` > 1 reads files in a thread pool, which pays where opening a file waits
         on the network (NFS, cluster file systems); the default reads them in turn, which
         measured faster on a busy local 2-core machine."""
         files = self.cell_files()
+
+        def one(f: Path):
+            try:
+                return read_cell(f, columns)
+            except CorruptCell as exc:
+                if not skip_corrupt:
+                    raise
+                return str(exc)
+
         if threads and threads > 1:
             from concurrent.futures import ThreadPoolExecutor
 
             with ThreadPoolExecutor(max_workers=threads) as pool:
-                parts = list(pool.map(lambda f: read_cell(f, columns), files))
+                parts = list(pool.map(one, files))
         else:
-            parts = [read_cell(f, columns) for f in files]
-        return [t for t, _ in parts], [m for _, m in parts]
+            parts = [one(f) for f in files]
+        good = [p for p in parts if not isinstance(p, str)]
+        return ([t for t, _ in good], [m for _, m in good],
+                [p for p in parts if isinstance(p, str)])
 
     def load(self, columns: list[str] | None = None, *, with_meta: bool = False):
         """One tidy table (one row per trial) of every cell; see ``load_results``."""
         import pyarrow as pa
 
-        tables, metas = self.read(columns)
+        if not self.root.is_dir():
+            raise FileNotFoundError(f"{self.root} is not a results folder (no such folder)")
+        tables, metas, corrupt = self.read(columns, skip_corrupt=True)
+        for reason in corrupt:
+            warnings.warn(f"hpbench: a corrupt cell is left out: {reason}", stacklevel=3)
         keyed = []
         for table, meta in zip(tables, metas):
             optimum = meta.get("optimum") or {}
@@ -473,7 +586,7 @@ def load_results(path: Path | str, *, with_meta: bool = False):
 
     Cell keys (suite, problem, optimizer, repeat), the optimum and the cell's status come from
     each file's metadata; not-applicable and failed cells contribute their rows (status
-    column). Unreadable files raise ``CorruptCell``: a result set is never read half.
+    column). A corrupt cell is left out with a warning that names it; a folder that does not
+    exist is a ``FileNotFoundError``.
     """
     return ResultsDir(path).load(with_meta=with_meta)
-

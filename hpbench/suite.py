@@ -10,7 +10,8 @@ A suite is a TOML file::
     budget_unit = "evaluations" # or "cost", "seconds"
     seed = 0                    # the master seed
     batch = 1                   # optional: suggestions asked and evaluated per round
-    timeout = 60                # optional: seconds per trial
+    timeout = 60                # optional: seconds per evaluation and per optimizer call
+    plugins = ["my_problems", "scripts/extra.py"]   # optional: modules that register entries
 
     [[groups]]                  # optional: more problems with their own optimizers
     problems = ["sklearn-svc-breast_cancer-error"]   # (and repeats, budget, budget_unit,
@@ -35,6 +36,8 @@ from __future__ import annotations
 
 import fnmatch
 import importlib.resources
+import math
+import re
 import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
@@ -43,11 +46,17 @@ from typing import Any
 
 from hpbench.budget import UNITS, Budget
 from hpbench.cell import Cell
-from hpbench.registry import entries, unknown_name_message
+from hpbench.optimizer import check_settings
+from hpbench.plugins import PluginError, load_plugins, normalize
+from hpbench.registry import entries, make_problem, unknown_name_message
 from hpbench.store import ResultsDir
 
 KEYS = {"name", "description", "problems", "optimizers", "repeats", "budget", "budget_unit",
-        "seed", "batch", "timeout", "settings", "problem_settings", "groups"}
+        "seed", "batch", "timeout", "settings", "problem_settings", "groups", "plugins"}
+#: a suite's name names its folder: letters, digits, '.', '_' and '-' only, no path
+NAME_RULE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+#: the most cells a suite may plan (``n_cells``): more is a typo, not an experiment
+MAX_CELLS = 200_000
 #: the keys a ``[[groups]]`` entry may set; the rest it inherits from the suite
 GROUP_KEYS = {"description", "problems", "optimizers", "repeats", "budget", "budget_unit",
               "batch", "timeout"}
@@ -73,12 +82,21 @@ class Suite:
     #: further cross products run into the same folder (sub-suites of the same name, seed,
     #: settings and problem settings; see the module docstring)
     groups: tuple[Suite, ...] = ()
+    #: modules or .py files imported before the suite's names are looked up, in every
+    #: process that builds a cell (``hpbench.plugins``)
+    plugins: tuple[str, ...] = ()
+
+    def n_cells(self) -> int:
+        """How many cells ``cells()`` gives, without making them."""
+        own = len(self.problems) * len(self.optimizers) * self.repeats
+        return own + sum(g.n_cells() for g in self.groups)
 
     def cells(self) -> list[Cell]:
         own = [Cell(problem=p, optimizer=o, budget=self.budget, repeat=r, master_seed=self.seed,
                     suite=self.name, batch=self.batch, timeout=self.timeout,
                     settings=dict(self.settings.get(o, {})),
-                    problem_settings=dict(self.problem_settings.get(p, {})))
+                    problem_settings=dict(self.problem_settings.get(p, {})),
+                    plugins=self.plugins)
                for p in self.problems for o in self.optimizers for r in range(self.repeats)]
         return own + [c for g in self.groups for c in g.cells()]
 
@@ -108,6 +126,8 @@ class Suite:
 
     def to_toml(self) -> str:
         lines = [f"name = {_toml(self.name)}", *self._cross_toml(seed=True)]
+        if self.plugins:
+            lines.append(f"plugins = {_toml(list(self.plugins))}")
         for group in self.groups:
             lines += ["\n[[groups]]", *group._cross_toml(seed=False)]
         for table, content in (("settings", self.settings),
@@ -198,14 +218,18 @@ def _cross(data: dict, origin: str, resolve: bool = True) -> dict[str, Any]:
     if unit not in UNITS:
         raise SuiteError(f"budget_unit must be one of {list(UNITS)}, got {unit!r}")
     amount = data.get("budget", 50)
-    if isinstance(amount, bool) or not isinstance(amount, int | float) or not amount > 0:
-        raise SuiteError(f"budget must be a number > 0, got {amount!r}")
+    if isinstance(amount, bool) or not isinstance(amount, int | float) or not amount > 0 \
+            or not math.isfinite(amount):
+        raise SuiteError(f"budget must be a finite number > 0, got {amount!r}")
+    if unit == "evaluations" and not float(amount).is_integer():
+        raise SuiteError(f"an evaluations budget must be a whole number, got {amount!r} (a "
+                         "fractional budget is counted in cost units: budget_unit = \"cost\")")
     batch = data.get("batch")
     if batch is not None:
         batch = _positive_int(batch, "batch")
     timeout = data.get("timeout")
     if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, int | float)
-                                or timeout <= 0):
+                                or not 0 < timeout < math.inf):
         raise SuiteError(f"timeout must be a number of seconds > 0, got {timeout!r}")
     return {"problems": problems, "optimizers": optimizers, "repeats": repeats,
             "budget": Budget(float(amount), unit), "batch": batch,
@@ -268,14 +292,17 @@ def _settings_tables(data: dict, file_parts: list[dict], crosses: list[dict[str,
 def load_suite(source: str = "default", *, resolve: bool = True, **overrides: Any) -> Suite:
     """Load a packaged suite by name or a TOML file by path, then apply command-line
     ``overrides`` (problems, optimizers, repeats, budget, budget_unit, seed, batch,
-    timeout; None values are ignored). Overrides of the cross-product keys reach every
-    group; naming problems or optimizers drops the groups (see the module docstring).
-    ``resolve=False`` takes problem and optimizer names as written (no registry lookup)."""
+    timeout, plugins; None values are ignored). Overrides of the cross-product keys reach
+    every group; naming problems or optimizers drops the groups (see the module docstring).
+    The suite's plugins are imported first; every name, setting and problem setting is
+    checked against the registry. ``resolve=False`` takes names and settings as written (no
+    registry, no plugins: for reading a stored ``suite.toml``)."""
     data, origin = _read_toml(source)
     unknown = set(data) - KEYS
     if unknown:
         raise SuiteError(f"{origin}: unknown key(s) {sorted(unknown)}; allowed: {sorted(KEYS)}")
     overrides = {k: v for k, v in overrides.items() if v is not None}
+    plugins = _plugins(data, overrides.pop("plugins", ()), source, origin, resolve)
     groups = data.get("groups", [])
     if not isinstance(groups, list) or not all(isinstance(g, dict) for g in groups):
         raise SuiteError(f"{origin}: 'groups' must be [[groups]] tables")
@@ -284,18 +311,62 @@ def load_suite(source: str = "default", *, resolve: bool = True, **overrides: An
         groups = []
     data = {**data, **overrides}
     name = data.get("name") or Path(source).stem
-    if not isinstance(name, str):
-        raise SuiteError(f"{origin}: name must be a string, got {name!r}")
+    if not isinstance(name, str) or not NAME_RULE.match(name) or ".." in name:
+        raise SuiteError(f"{origin}: name must be letters, digits, '.', '_' and '-' (it names "
+                         f"the results folder), got {name!r}")
     top = _cross(data, origin, resolve)
     crosses = _group_crosses(data, groups, overrides, origin, resolve)
     _check_pairs([top, *crosses], origin)
     seed = data.get("seed", 0)
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise SuiteError(f"seed must be an integer >= 0, got {seed!r}")
-    common = {"name": name, "seed": seed,
-              **_settings_tables(data, file_parts, [top, *crosses], origin, resolve)}
+    tables = _settings_tables(data, file_parts, [top, *crosses], origin, resolve)
+    if resolve:
+        _check_settings(tables, origin)
+    common = {"name": name, "seed": seed, "plugins": plugins, **tables}
     return Suite(**common, **top,
                  groups=tuple(Suite(**common, **cross) for cross in crosses))
+
+
+def _plugins(data: dict, extra: Iterable[str], source: str, origin: str,
+             resolve: bool) -> tuple[str, ...]:
+    """The suite's plugins (files relative to the suite file) and the command line's
+    (relative to the current folder), imported now unless ``resolve`` is off."""
+    listed = data.get("plugins", [])
+    if not isinstance(listed, list) or isinstance(extra, str):
+        raise SuiteError(f"{origin}: plugins must be a list of module names or .py files, "
+                         f"got {listed if not isinstance(listed, list) else extra!r}")
+    base = Path(source).resolve().parent if Path(source).is_file() else None
+    try:
+        names = [normalize(n, base) for n in listed] + [normalize(n) for n in extra]
+        names = list(dict.fromkeys(names))
+        if resolve:
+            load_plugins(names)
+    except PluginError as exc:
+        raise SuiteError(f"{origin}: {exc}") from None
+    return tuple(names)
+
+
+def _check_settings(tables: dict[str, dict[str, dict[str, Any]]], origin: str) -> None:
+    """Every ``[settings.<optimizer>]`` against the optimizer's declared settings and
+    choices, and every ``[problem_settings.<problem>]`` by building the problem with it."""
+    for name, settings in tables["settings"].items():
+        try:
+            check_settings(name, settings)
+        except ValueError as exc:
+            raise SuiteError(f"{origin}: [settings.{name}]: {exc}") from None
+    for name, settings in tables["problem_settings"].items():
+        try:
+            make_problem(name, seed=None, **settings)
+        except (TypeError, ValueError) as exc:
+            raise SuiteError(f"{origin}: [problem_settings.{name}]: "
+                             f"{_setting_error(exc)}") from None
+
+
+def _setting_error(exc: Exception) -> str:
+    text = str(exc)
+    unexpected = re.search(r"unexpected keyword argument '(\w+)'", text)
+    return f"unknown setting {unexpected.group(1)!r}" if unexpected else text
 
 
 def _part(i: int) -> str:

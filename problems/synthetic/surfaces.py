@@ -153,8 +153,7 @@ class SyntheticBase(Problem):
     def evaluate(self, config: Mapping[str, Any], *, fidelity: float | None = None,
                  ctx: EvalContext | None = None) -> Evaluation:
         # overrides Problem.evaluate only to save its wrapper call on this hot path
-        if fidelity is not None:
-            raise ValueError(f"{self.name} has no fidelity, got fidelity={fidelity}")
+        config, _ = self.checked(config, fidelity)
         true = self._single(config)
         value = true if self._noise_rng is None else \
             true + self.noise_std * self._noise_rng.standard_normal()

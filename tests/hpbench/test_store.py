@@ -79,8 +79,9 @@ def folder(tmp_path):
 
 
 def test_the_reader_reads_only_the_columns_asked_for(folder):
-    tables, metas = folder.read(["trial", "value", "resume_from"])
+    tables, metas, corrupt = folder.read(["trial", "value", "resume_from"])
     assert [t.column_names for t in tables] == [["trial", "value", "resume_from"]] * 2
+    assert corrupt == []
     assert {m["problem"] for m in metas} == {"branin", "hartmann3"}
     # a column that was all null when written is read with its schema type
     assert str(tables[0].schema.field("resume_from").type) == TRIAL_COLUMNS["resume_from"]

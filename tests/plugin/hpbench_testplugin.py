@@ -6,7 +6,16 @@ from __future__ import annotations
 import os
 import time
 
-from hpbench import Float, Optimizer, Optimum, Problem, Space, register_optimizer, register_problem
+from hpbench import (
+    Evaluation,
+    Float,
+    Optimizer,
+    Optimum,
+    Problem,
+    Space,
+    register_optimizer,
+    register_problem,
+)
 
 
 class SlowQuadratic(Problem):
@@ -26,7 +35,8 @@ class SlowQuadratic(Problem):
 
 # -- fault injection (tests/hpbench/test_faults.py) -------------------------------------------
 
-FAULT_MODES = ("none", "raise", "nan", "hang", "segv", "exit", "kill", "oom")
+FAULT_MODES = ("none", "raise", "nan", "hang", "segv", "exit", "kill", "oom", "sysexit", "cost",
+               "fingerprint")
 
 
 class FaultyQuadratic(Problem):
@@ -35,20 +45,29 @@ class FaultyQuadratic(Problem):
     raise (an exception), nan (returns NaN), hang (sleeps an hour), segv (a real segmentation
     fault), exit (``os._exit(3)``), kill (SIGKILL, as the OOM killer sends), oom (allocates
     until the address-space limit makes it a MemoryError; refuses without such a limit, so it
-    cannot hurt the machine). With ``once`` (a file path) the fault fires only if that file
-    does not exist yet, and creates it: a transient fault, gone on the retry.
+    cannot hurt the machine), sysexit (raises ``SystemExit``, as a plugin calling
+    ``sys.exit`` does), cost (reports ``cost`` as its cost: 0, negative, NaN or inf);
+    fingerprint makes ``fingerprint()`` raise (evaluations are fine). With ``once`` (a file
+    path) the fault fires only if that file does not exist yet, and creates it: a transient
+    fault, gone on the retry.
     """
 
     fingerprint_points = 0  # evaluation numbers count trials only
 
-    def __init__(self, seed=None, mode="none", at=0, once="", every=0):
+    def __init__(self, seed=None, mode="none", at=0, once="", every=0, cost=1.0):
         if mode not in FAULT_MODES:
             raise ValueError(f"mode must be one of {FAULT_MODES}, got {mode!r}")
         space = Space(x0=Float(-1, 1), x1=Float(-1, 1))
         super().__init__(space, seed=seed, name="faulty-quadratic",
                          optimum=Optimum(0.0, {"x0": 0.3, "x1": 0.3}, source="construction"))
         self.mode, self.at, self.once, self.every = mode, int(at), str(once), int(every)
+        self.cost = float(cost)
         self.calls = 0
+
+    def fingerprint(self) -> str:
+        if self.mode == "fingerprint":
+            raise RuntimeError("faulty fingerprint raised on purpose")
+        return super().fingerprint()
 
     def _fires(self) -> bool:
         k = self.calls
@@ -71,6 +90,10 @@ class FaultyQuadratic(Problem):
             raise RuntimeError("faulty objective raised on purpose")
         if self.mode == "nan":
             return float("nan")
+        if self.mode == "sysexit":
+            raise SystemExit(4)
+        if self.mode == "cost":
+            return Evaluation(value, cost=self.cost)
         if self.mode == "hang":
             time.sleep(3600)
         if self.mode == "segv":
@@ -134,10 +157,12 @@ def register() -> None:
 
 
 class _RandomThenFault(Optimizer):
-    """Uniform random configs; raises in ``ask`` or ``tell`` at its call number ``at``."""
+    """Uniform random configs; at its call number ``at`` of ``ask`` or ``tell`` it raises
+    (``fault`` "raise"), raises ``SystemExit`` ("exit") or sleeps an hour ("hang")."""
 
     settings = {"at": 3}
     where = ""
+    fault = "raise"
 
     def __init__(self, space, **kw):
         super().__init__(space, **kw)
@@ -146,8 +171,13 @@ class _RandomThenFault(Optimizer):
     def _tick(self, where: str) -> None:
         k = self.calls[where]
         self.calls[where] += 1
-        if where == self.where and k == self.config["at"]:
-            raise ZeroDivisionError(f"optimizer fails in {where} on purpose")
+        if where != self.where or k != self.config["at"]:
+            return
+        if self.fault == "exit":
+            raise SystemExit(f"optimizer exits in {where} on purpose")
+        if self.fault == "hang":
+            time.sleep(3600)
+        raise ZeroDivisionError(f"optimizer fails in {where} on purpose")
 
     def ask(self, n):
         self._tick("ask")
@@ -165,6 +195,21 @@ class FaultInTell(_RandomThenFault):
     where = "tell"
 
 
+class ExitInAsk(FaultInAsk):
+    fault = "exit"
+
+
+class ExitInTell(FaultInTell):
+    fault = "exit"
+
+
+class HangInAsk(FaultInAsk):
+    fault = "hang"
+
+
 def register_optimizers() -> None:
     register_optimizer("fault-ask", tags=("test",))(FaultInAsk)
     register_optimizer("fault-tell", tags=("test",))(FaultInTell)
+    register_optimizer("exit-ask", tags=("test",))(ExitInAsk)
+    register_optimizer("exit-tell", tags=("test",))(ExitInTell)
+    register_optimizer("hang-ask", tags=("test",))(HangInAsk)
