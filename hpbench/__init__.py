@@ -47,7 +47,8 @@ __all__ = [
 
 
 #: names loaded on first use: evaluation child processes need none of them
-_LAZY = {"load_results": "hpbench.store", "ResultsDir": "hpbench.store", "Cell": "hpbench.cell"}
+_LAZY = {"load_results": "hpbench.store", "ResultsDir": "hpbench.store", "Cell": "hpbench.cell",
+         "run": "hpbench.api"}
 
 
 def __getattr__(name: str):
@@ -57,9 +58,3 @@ def __getattr__(name: str):
         return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'hpbench' has no attribute {name!r}")
 
-
-def run(*args, **kwargs):
-    """Run a suite; see ``hpbench.api.run``."""
-    from hpbench.api import run as _run
-
-    return _run(*args, **kwargs)

@@ -74,22 +74,37 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     p = sub.add_parser("list", help="list registered problems or optimizers")
-    p.add_argument("what", choices=["problems", "optimizers", "suites"])
+    p.add_argument("what", choices=["problems", "optimizers", "suites"], help="what to list")
     p.add_argument("--tag", help="only entries with this tag")
 
-    p = sub.add_parser("run", help="run a suite (resumes an interrupted run)")
+    p = sub.add_parser(
+        "run", help="run a suite (resumes an interrupted run)",
+        description="Run a suite and store every cell; a re-run skips finished cells.",
+        epilog="Exit status: 0 every cell done (or skipped, or not applicable); 2 bad input, "
+               "nothing written; 3 the run finished but some cells failed (listed on stderr, "
+               "recorded in the folder); 1 the results folder could not be written; 130 "
+               "interrupted.")
     p.add_argument("suite", nargs="?", default="default",
                    help="a packaged suite name (default, smoke, paper) or a .toml file")
     p.add_argument("--problems", type=_names, help="comma-separated names or patterns")
     p.add_argument("--optimizers", type=_names, help="comma-separated names or patterns")
-    p.add_argument("--repeats", type=_positive_int)
-    p.add_argument("--budget", type=_positive_float)
-    p.add_argument("--budget-unit", choices=UNITS)
+    p.add_argument("--repeats", type=_positive_int, help="seeded repeats per pair")
+    p.add_argument("--budget", type=_positive_float, help="budget per cell, in --budget-unit")
+    p.add_argument("--budget-unit", choices=UNITS, help="what the budget counts")
     p.add_argument("--seed", type=_non_negative_int, help="master seed")
     p.add_argument("--batch", type=_positive_int, help="suggestions per round")
-    p.add_argument("--timeout", type=_positive_float, help="seconds per trial")
-    p.add_argument("--out", type=Path, help="output folder (default results/<suite>)")
-    p.add_argument("--workers", type=_positive_int, default=1)
+    p.add_argument("--timeout", type=_positive_float,
+                   help="seconds per evaluation and per optimizer call")
+    p.add_argument("--plugin", action="append", dest="plugins", metavar="MODULE_OR_FILE",
+                   help="a module or .py file that registers problems or optimizers "
+                        "(repeatable)")
+    p.add_argument("--out", type=Path,
+                   help="output folder (default results/<suite>; results/<suite>-<hash> when "
+                        "options change the suite)")
+    p.add_argument("--replace-suite", action="store_true",
+                   help="let this run's suite replace the one the --out folder holds (cells "
+                        "that differ are set aside and redone)")
+    p.add_argument("--workers", type=_positive_int, default=1, help="cells run at once")
     p.add_argument("--backend", help="serial, processes or dask (default: by --workers)")
     p.add_argument("--scheduler", help="dask scheduler address (tcp://HOST:PORT)")
     p.add_argument("--retries", type=_non_negative_int, default=2,
@@ -97,8 +112,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "failed (default 2)")
     p.add_argument("--journal", choices=["auto", "on", "off"], default="auto",
                    help="trial journal replayed on resume (auto: problems tagged expensive)")
-    p.add_argument("--memory-limit", help="address space per worker, e.g. 4G")
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--memory-limit", help="address space per worker and evaluation, e.g. 4G")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     p = sub.add_parser("status", help="done / missing / failed cells of a results folder")
     p.add_argument("dir", type=Path)
@@ -121,6 +136,10 @@ def cmd_list(args: argparse.Namespace) -> int:
         return 0
     kind = args.what[:-1]
     table = registry.entries(kind)
+    tags = sorted({t for e in table.values() for t in e.tags})
+    if args.tag and args.tag not in tags:
+        raise UsageError(f"hpbench list: no {kind} has tag {args.tag!r}; tags: "
+                         f"{', '.join(tags)}")
     rows = [e for e in table.values() if not args.tag or args.tag in e.tags]
     width = max((len(e.name) for e in rows), default=10)
     for e in rows:
@@ -134,24 +153,26 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+#: ``hpbench run`` finished, but some cells failed
+EXIT_FAILED_CELLS = 3
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from hpbench.api import run
 
-    options = {}
-    if args.scheduler:
-        options["scheduler"] = args.scheduler
     summary = run(args.suite, problems=args.problems, optimizers=args.optimizers,
                   repeats=args.repeats, budget=args.budget, budget_unit=args.budget_unit,
-                  seed=args.seed, batch=args.batch, timeout=args.timeout, out=args.out,
-                  workers=args.workers, backend=args.backend,
+                  seed=args.seed, batch=args.batch, timeout=args.timeout,
+                  plugins=args.plugins, out=args.out, replace_suite=args.replace_suite,
+                  workers=args.workers, backend=args.backend, scheduler=args.scheduler,
                   progress=not args.no_progress, retries=args.retries,
                   journal={"auto": None, "on": True, "off": False}[args.journal],
-                  memory_limit=args.memory_limit, **options)
+                  memory_limit=args.memory_limit)
     print(summary)
     failed = [o for o in summary.outcomes if o.status in ("failed", "error")]
     for o in failed:
         print(f"  {o.status}: {o.key}: {o.reason}", file=sys.stderr)
-    return 0
+    return EXIT_FAILED_CELLS if failed else 0
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -197,6 +218,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(message, file=sys.stderr)
         return EXIT_USAGE
     except ResultsWriteError as exc:
+        print(f"hpbench: {exc}", file=sys.stderr)
+        return 1
+    except RuntimeError as exc:
+        from hpbench.dask_backend import ClusterLostError
+
+        if not isinstance(exc, ClusterLostError):
+            raise
         print(f"hpbench: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
