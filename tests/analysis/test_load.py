@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from hpbench.analysis.load import COLUMNS, ResultsError, load, suite_fingerprint
-from hpbench.store import CorruptCell, load_results
+from hpbench.store import load_results
 from hpbench.trials import TRIAL_COLUMNS
 from tests.analysis.build import cell_columns, two_optimizers, write
 
@@ -181,13 +181,21 @@ def test_an_unreadable_suite_file_leaves_the_alphabetical_order(tmp_path, text):
     assert r.suite_toml == text  # still shown in the report as it is
 
 
-def test_empty_and_corrupt_folders_are_refused(tmp_path):
+def test_an_empty_folder_is_refused_and_a_corrupt_cell_left_out_and_noted(tmp_path):
     with pytest.raises(ResultsError, match="no cell files"):
         load(tmp_path)
     two_optimizers(tmp_path)
+    whole = load(tmp_path)
     bad = tmp_path / "p1" / "alpha" / "repeat-0.parquet"
     bad.write_bytes(b"not parquet")
-    with pytest.raises(CorruptCell, match="repeat-0"):
+    r = load(tmp_path)
+    assert len(r.cells) == len(whole.cells) - 1
+    assert not ((r.cells["problem"] == "p1") & (r.cells["optimizer"] == "alpha")
+                & (r.cells["repeat"] == 0)).any()
+    assert any("corrupt cell file is left out" in n and "repeat-0" in n for n in r.notes)
+    for f in tmp_path.rglob("repeat-*.parquet"):
+        f.write_bytes(b"not parquet")
+    with pytest.raises(ResultsError, match="no readable cell file"):
         load(tmp_path)
 
 
