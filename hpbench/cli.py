@@ -81,9 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
         "run", help="run a suite (resumes an interrupted run)",
         description="Run a suite and store every cell; a re-run skips finished cells.",
         epilog="Exit status: 0 every cell done (or skipped, or not applicable); 2 bad input, "
-               "nothing written; 3 the run finished but some cells failed (listed on stderr, "
-               "recorded in the folder); 1 the results folder could not be written; 130 "
-               "interrupted.")
+               "nothing written; 3 the run finished but some cells failed, in this run or an "
+               "earlier one of the folder (listed on stderr, recorded in the folder); 1 the "
+               "results folder could not be written; 130 interrupted.")
     p.add_argument("suite", nargs="?", default="default",
                    help="a packaged suite name (default, smoke, paper) or a .toml file")
     p.add_argument("--problems", type=_names, help="comma-separated names or patterns")
@@ -169,9 +169,10 @@ def cmd_run(args: argparse.Namespace) -> int:
                   journal={"auto": None, "on": True, "off": False}[args.journal],
                   memory_limit=args.memory_limit)
     print(summary)
-    failed = [o for o in summary.outcomes if o.status in ("failed", "error")]
+    failed = [o for o in summary.outcomes if o.failed]
     for o in failed:
-        print(f"  {o.status}: {o.key}: {o.reason}", file=sys.stderr)
+        when = "" if o.status != "skipped" else " (recorded by an earlier run)"
+        print(f"  failed{when}: {o.key}: {o.reason}", file=sys.stderr)
     return EXIT_FAILED_CELLS if failed else 0
 
 

@@ -52,6 +52,12 @@ class CellOutcome:
     path: str = ""
     seconds: float = 0.0
     attempts: int = 1  # how many workers it took (more than one after a worker died)
+    recorded: str = ""  # a skipped cell: the status its file holds ("done", "failed", ...)
+
+    @property
+    def failed(self) -> bool:
+        """Failed now, or skipped because an earlier run of the folder recorded it failed."""
+        return self.status in ("failed", "error") or self.recorded == "failed"
 
 
 @functools.cache
@@ -135,7 +141,7 @@ def _skip(results: ResultsDir, cell: Cell, path: Path,
     meta = read_meta(path)
     results.journal_path(cell.key).unlink(missing_ok=True)
     return CellOutcome(cell.key, "skipped", meta.get("n_trials", 0), meta.get("reason", ""),
-                       str(path))
+                       str(path), recorded=meta.get("status", ""))
 
 
 def _claimed(results: ResultsDir, cell: Cell) -> CellOutcome:
@@ -236,7 +242,7 @@ def _write_failure(results: ResultsDir, cell: Cell, reason: str, error: str,
         meta = read_meta(path)
         if meta.get("status") in ("done", "not-applicable"):
             return CellOutcome(cell.key, "skipped", meta.get("n_trials", 0),
-                               meta.get("reason", ""), str(path))
+                               meta.get("reason", ""), str(path), recorded=meta["status"])
     try:  # the problem's fingerprint, where it can be built, for the metadata
         problem: Problem | None = cell.build_problem()
         fingerprint, params = problem.fingerprint(), list(problem.space.names)

@@ -127,8 +127,12 @@ def test_worker_that_keeps_dying_is_retried_then_the_cell_is_failed(cli, tmp_pat
     ref = ref[ref.optimizer == "random"]
     assert got.equals(ref[ref.problem == "slow-quadratic"].reset_index(drop=True))
     # recorded, so a re-run does not try again; the status names the cell as failed
+    # and the exit status still says the folder holds a failed cell
     again = cli("run", suite, "--out", out, "--workers", "2", env=FAST)
     assert "2 skipped" in again.stdout
+    assert again.returncode == 3, again.stderr
+    assert "failed (recorded by an earlier run): faulty-quadratic/random/repeat-0: worker " \
+           "died 2 times" in again.stderr
 
 
 @pytest.mark.parametrize("backend, mode", [("processes", "exit"), ("dask", "kill")])
