@@ -506,7 +506,9 @@ class Space(Mapping):
                     break
             else:
                 if tuple(config) == self._names:
-                    return self._valid(config)
+                    valid = ValidConfig(config)  # (_valid inlined: the hot path)
+                    valid.space = self
+                    return valid
         if not isinstance(config, Mapping):
             raise InvalidConfig(f"a config must be a mapping of parameter names to values, "
                                 f"got {type(config).__name__}")

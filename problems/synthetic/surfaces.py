@@ -51,7 +51,7 @@ from hpbench.problem import EvalContext, Evaluation, Optimum, Problem
 from hpbench.problems.synthetic.functions import SCALES, SPECS, Array, Spec, asx, instance_names
 from hpbench.registry import register_problem
 from hpbench.seeds import child_seed
-from hpbench.space import Float, Int, Space
+from hpbench.space import Float, Int, Space, ValidConfig
 
 #: largest shift of a seeded instance, as a fraction of each domain width
 MAX_SHIFT = 0.2
@@ -152,8 +152,11 @@ class SyntheticBase(Problem):
     # evaluation ---------------------------------------------------------------
     def evaluate(self, config: Mapping[str, Any], *, fidelity: float | None = None,
                  ctx: EvalContext | None = None) -> Evaluation:
-        # overrides Problem.evaluate only to save its wrapper call on this hot path
-        config, _ = self.checked(config, fidelity)
+        # overrides Problem.evaluate only to save its wrapper call on this hot path; a config
+        # the runner validated already (a ValidConfig of this space) needs no call at all
+        if fidelity is not None or type(config) is not ValidConfig or \
+                config.space is not self.space:
+            config, _ = self.checked(config, fidelity)
         true = self._single(config)
         value = true if self._noise_rng is None else \
             true + self.noise_std * self._noise_rng.standard_normal()
