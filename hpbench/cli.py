@@ -69,14 +69,18 @@ def _non_negative_int(value: str) -> int:
     return n
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="hpbench", description="Benchmark hyperparameter optimizers.")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+def version() -> str:
+    """hpbench's version: the installed distribution's, else the package's own."""
+    try:
+        return importlib.metadata.version("hpbench")
+    except importlib.metadata.PackageNotFoundError:  # a source tree that is not installed
+        from hpbench import __version__
 
-    p = sub.add_parser("list", help="list registered problems or optimizers")
-    p.add_argument("what", choices=["problems", "optimizers", "suites"], help="what to list")
-    p.add_argument("--tag", help="only entries with this tag")
+        return __version__
 
+
+def _add_run(sub: argparse._SubParsersAction) -> None:
+    """Add ``hpbench run`` and its options."""
     p = sub.add_parser(
         "run", help="run a suite (resumes an interrupted run)",
         description="Run a suite and store every cell; a re-run skips finished cells.",
@@ -86,41 +90,82 @@ def build_parser() -> argparse.ArgumentParser:
                "results folder could not be written; 130 interrupted.")
     p.add_argument("suite", nargs="?", default="default",
                    help="a packaged suite name (default, smoke, paper) or a .toml file")
-    p.add_argument("--problems", type=_names, help="comma-separated names or patterns")
-    p.add_argument("--optimizers", type=_names, help="comma-separated names or patterns")
-    p.add_argument("--repeats", type=_positive_int, help="seeded repeats per pair")
-    p.add_argument("--budget", type=_positive_float, help="budget per cell, in --budget-unit")
-    p.add_argument("--budget-unit", choices=UNITS, help="what the budget counts")
-    p.add_argument("--seed", type=_non_negative_int, help="master seed")
-    p.add_argument("--batch", type=_positive_int, help="suggestions per round")
-    p.add_argument("--timeout", type=_positive_float,
-                   help="seconds per evaluation and per optimizer call")
+    p.add_argument("--problems", type=_names, metavar="NAMES",
+                   help="comma-separated problem names or shell patterns (ackley-*); "
+                        "replaces the suite's problems")
+    p.add_argument("--optimizers", type=_names, metavar="NAMES",
+                   help="comma-separated optimizer names or shell patterns; replaces the "
+                        "suite's optimizers")
+    p.add_argument("--repeats", type=_positive_int, metavar="N",
+                   help="seeded repeats of each problem × optimizer pair (default: the "
+                        "suite's)")
+    p.add_argument("--budget", type=_positive_float, metavar="B",
+                   help="budget of each cell, counted in --budget-unit (default: the suite's)")
+    p.add_argument("--budget-unit", choices=UNITS,
+                   help="what the budget counts: full-fidelity-equivalent evaluations, the "
+                        "problem's cost units or wall seconds (default: the suite's, else "
+                        "evaluations)")
+    p.add_argument("--seed", type=_non_negative_int, metavar="S",
+                   help="master seed every cell's seeds derive from (default: the suite's)")
+    p.add_argument("--batch", type=_positive_int, metavar="Q",
+                   help="suggestions asked and evaluated per round (default: the suite's, "
+                        "else 1)")
+    p.add_argument("--timeout", type=_positive_float, metavar="SECONDS",
+                   help="seconds per evaluation and per optimizer call; a trial over it is "
+                        "recorded as a timeout (default: the suite's, else none)")
     p.add_argument("--plugin", action="append", dest="plugins", metavar="MODULE_OR_FILE",
                    help="a module or .py file that registers problems or optimizers "
                         "(repeatable)")
-    p.add_argument("--out", type=Path,
+    p.add_argument("--out", type=Path, metavar="DIR",
                    help="output folder (default results/<suite>; results/<suite>-<hash> when "
                         "options change the suite)")
     p.add_argument("--replace-suite", action="store_true",
                    help="let this run's suite replace the one the --out folder holds (cells "
                         "that differ are set aside and redone)")
-    p.add_argument("--workers", type=_positive_int, default=1, help="cells run at once")
-    p.add_argument("--backend", help="serial, processes or dask (default: by --workers)")
-    p.add_argument("--scheduler", help="dask scheduler address (tcp://HOST:PORT)")
-    p.add_argument("--retries", type=_non_negative_int, default=2,
+    p.add_argument("--workers", type=_positive_int, default=1, metavar="N",
+                   help="cells run at once (default 1)")
+    p.add_argument("--backend",
+                   help="serial, processes or dask, or one a plugin adds (default: serial "
+                        "for one worker, processes for more, dask with --scheduler)")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="dask scheduler address (tcp://HOST:PORT)")
+    p.add_argument("--retries", type=_non_negative_int, default=2, metavar="N",
                    help="runs of a cell after its worker died before it is recorded as "
                         "failed (default 2)")
     p.add_argument("--journal", choices=["auto", "on", "off"], default="auto",
                    help="trial journal replayed on resume (auto: problems tagged expensive)")
-    p.add_argument("--memory-limit", help="address space per worker and evaluation, e.g. 4G")
+    p.add_argument("--memory-limit", metavar="SIZE",
+                   help="address space per worker and evaluation, e.g. 4G")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="hpbench", description="Benchmark hyperparameter optimizers.",
+                     epilog="`hpbench COMMAND --help` shows a command's options. Guides: "
+                            "docs/ in the repository (design, figures, plugins, results "
+                            "schema, comparing your optimizer).")
+    parser.add_argument("--version", action="version", version=f"hpbench {version()}",
+                        help="print hpbench's version and exit")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser,
+                                title="commands", metavar="COMMAND",
+                                help="one of the commands below")
+
+    p = sub.add_parser("list", help="list registered problems, optimizers or suites")
+    p.add_argument("what", choices=["problems", "optimizers", "suites"], help="what to list")
+    p.add_argument("--tag", help="only entries with this tag (the tags are listed in brackets)")
+    p.add_argument("--plugin", action="append", dest="plugins", metavar="MODULE_OR_FILE",
+                   help="import this module or .py file first, so the entries it registers "
+                        "are listed too (repeatable)")
+
+    _add_run(sub)
+
     p = sub.add_parser("status", help="done / missing / failed cells of a results folder")
-    p.add_argument("dir", type=Path)
+    p.add_argument("dir", type=Path, help="a results folder (what `hpbench run` wrote)")
 
     p = sub.add_parser("new", help="write a documented template module to start from")
-    p.add_argument("kind", choices=["optimizer", "problem"])
-    p.add_argument("name")
+    p.add_argument("kind", choices=["optimizer", "problem"], help="what the module defines")
+    p.add_argument("name", help="its registry name: lowercase letters, digits and '-' "
+                                "(e.g. my-method)")
     for ep in importlib.metadata.entry_points(group=COMMAND_GROUP):
         if ep.name not in BUILTIN:  # a plugin cannot replace an engine command
             COMMANDS[ep.name] = ep.load()(sub)
@@ -129,17 +174,27 @@ def build_parser() -> argparse.ArgumentParser:
 
 def cmd_list(args: argparse.Namespace) -> int:
     if args.what == "suites":
-        from hpbench.suite import packaged_suites
+        from hpbench.suite import packaged_suites, suite_description
 
-        for name in packaged_suites():
-            print(name)
+        names = packaged_suites()
+        width = max(map(len, names), default=10)
+        for name in names:
+            print(f"{name:<{width}}  {suite_description(name)}".rstrip())
         return 0
+    if args.plugins:
+        from hpbench.plugins import PluginError, load_plugins, normalize
+
+        try:
+            load_plugins([normalize(p) for p in args.plugins])
+        except PluginError as exc:
+            raise UsageError(f"hpbench list: {exc}") from None
     kind = args.what[:-1]
     table = registry.entries(kind)
     tags = sorted({t for e in table.values() for t in e.tags})
     if args.tag and args.tag not in tags:
-        raise UsageError(f"hpbench list: no {kind} has tag {args.tag!r}; tags: "
-                         f"{', '.join(tags)}")
+        raise UsageError("hpbench list: " + registry.unknown_name_message(
+            f"{kind} tag", args.tag, tags,
+            listing=f"`hpbench list {args.what}` shows each {kind}'s tags in brackets"))
     rows = [e for e in table.values() if not args.tag or args.tag in e.tags]
     width = max((len(e.name) for e in rows), default=10)
     for e in rows:
@@ -206,6 +261,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     from hpbench.templates import TemplateError
 
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else [str(a) for a in argv]
+    if not argv:  # bare `hpbench`: what it can do, as `hpbench --help` shows it
+        parser.print_help()
+        return 0
     try:
         args = parser.parse_args(argv)
         with warnings.catch_warnings():

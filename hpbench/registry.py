@@ -219,15 +219,36 @@ def entries(kind: str) -> dict[str, Entry]:
 def get_entry(kind: str, name: str) -> Entry:
     table = entries(kind)
     if name not in table:
-        raise UnknownNameError(unknown_name_message(kind, name, table))
+        raise UnknownNameError(unknown_name_message(kind, name, table,
+                                                    listing=listed(kind, len(table))))
     return table[name]
 
 
-def unknown_name_message(kind: str, name: str, names: Iterable[str]) -> str:
+#: the command that lists every registered name of a kind
+LISTINGS = {"problem": "hpbench list problems", "optimizer": "hpbench list optimizers"}
+#: an unknown-name error spells out the valid names when there are at most this many;
+#: longer lists (179 problems) are left to its ``listing``
+SPELLED_OUT = 12
+
+
+def listed(kind: str, n: int) -> str:
+    """Where the ``n`` registered names of ``kind`` are listed, for an error message."""
+    return f"`{LISTINGS[kind]}` lists all {n}"
+
+
+def unknown_name_message(kind: str, name: str, names: Iterable[str], *,
+                         listing: str | None = None, also: str = "") -> str:
+    """One line: the unknown ``name``, its close matches, and where the valid names are:
+    spelled out when there are few or no ``listing`` says where to find them (``also`` is
+    added to them, e.g. "or a path to a .toml file"), else ``listing`` (``listed``)."""
     names = list(names)
     close = difflib.get_close_matches(name, names, n=3, cutoff=0.6)
     hint = f"; did you mean {', '.join(close)}?" if close else ""
-    return f"unknown {kind} {name!r}{hint} (valid: {', '.join(names)})"
+    if listing is None or len(names) <= SPELLED_OUT:
+        where = "valid: " + (", ".join([*names, also] if also else names) or "none")
+    else:
+        where = listing
+    return f"unknown {kind} {name!r}{hint} ({where})"
 
 
 def list_problems() -> list[str]:

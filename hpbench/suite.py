@@ -48,7 +48,7 @@ from hpbench.budget import UNITS, Budget
 from hpbench.cell import Cell
 from hpbench.optimizer import check_settings
 from hpbench.plugins import PluginError, load_plugins, normalize
-from hpbench.registry import entries, make_problem, unknown_name_message
+from hpbench.registry import entries, listed, make_problem, unknown_name_message
 from hpbench.store import ResultsDir
 
 KEYS = {"name", "description", "problems", "optimizers", "repeats", "budget", "budget_unit",
@@ -155,6 +155,13 @@ def packaged_suites() -> list[str]:
     return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml"))
 
 
+def suite_description(source: str) -> str:
+    """The ``description`` of a packaged suite (by name) or of a suite file, read without
+    the registry (what ``hpbench list suites`` shows)."""
+    data, _ = _read_toml(source)
+    return str(data.get("description", ""))
+
+
 def _read_toml(source: str) -> tuple[dict, str]:
     path = Path(source)
     if source.endswith(".toml") or path.exists():
@@ -164,8 +171,8 @@ def _read_toml(source: str) -> tuple[dict, str]:
     else:
         resource = importlib.resources.files("hpbench") / "suites" / f"{source}.toml"
         if not resource.is_file():
-            raise SuiteError(unknown_name_message("suite", source, packaged_suites())
-                             + " or a path to a .toml file")
+            raise SuiteError(unknown_name_message("suite", source, packaged_suites(),
+                                                  also="or a path to a .toml file"))
         text, origin = resource.read_text(), f"packaged suite {source}"
     try:
         return tomllib.loads(text), origin
@@ -187,11 +194,13 @@ def _expand(kind: str, patterns: Iterable[str], origin: str, resolve: bool = Tru
         elif any(ch in pattern for ch in "*?["):
             matched = fnmatch.filter(table, pattern)
             if not matched:
-                raise SuiteError(f"{origin}: pattern {pattern!r} matches no {kind}")
+                raise SuiteError(f"{origin}: pattern {pattern!r} matches no {kind} "
+                                 f"({listed(kind, len(table))})")
         elif pattern in table:
             matched = [pattern]
         else:
-            raise SuiteError(unknown_name_message(kind, pattern, table))
+            raise SuiteError(unknown_name_message(kind, pattern, table,
+                                                  listing=listed(kind, len(table))))
         names += [m for m in matched if m not in names]
     if not names:
         raise SuiteError(f"{origin}: no {kind}s selected")

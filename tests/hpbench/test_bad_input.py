@@ -106,7 +106,6 @@ CLI_CASES = {
     "list-unknown-kind": ["list", "nosuch"],
     "status-missing": ["status", "MISSING"],
     "figures-missing": ["figures", "MISSING"],
-    "no-command": [],
     "unknown-command": ["nosuch"],
 }
 
