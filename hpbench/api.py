@@ -14,7 +14,7 @@ from typing import Any
 from hpbench._procutil import parse_bytes
 from hpbench.backends import get_backend, run_serial
 from hpbench.execute import CellOutcome, environment
-from hpbench.progress import Progress
+from hpbench.progress import Progress, in_plan_order, scout_order
 from hpbench.store import ResultsDir
 from hpbench.suite import MAX_CELLS, Suite, SuiteError, load_suite, stored_suite
 from hpbench.suite_merge import reconcile
@@ -89,27 +89,34 @@ def run(suite: str | Path | Suite = "default", *, problems: Sequence[str] | None
         memory_limit: int | str | None = None, scheduler: str | None = None,
         client: Any = None, worker_timeout: float | None = None,
         backend_options: Mapping[str, Any] | None = None) -> RunSummary:
-    """Run a suite (a packaged name, a TOML path, or a ``Suite``) and store every cell.
+    """Run a suite and store every cell in a results folder; returns a ``RunSummary``.
 
-    ``problems`` … ``timeout`` override the suite's values (name or file only). ``plugins``:
-    more modules or .py files that register entries (``hpbench.plugins``).
+    - ``suite``: a packaged suite name ("default", "smoke", "paper"), a suite TOML file, or
+      a ``hpbench.suite.Suite``. For a name or file, ``problems`` and ``optimizers`` (names
+      or shell patterns, replacing the suite's and its groups'), ``repeats``, ``budget``,
+      ``budget_unit`` ("evaluations", "cost", "seconds"), ``seed`` (the master seed),
+      ``batch`` (suggestions per round) and ``timeout`` (seconds per evaluation and per
+      optimizer call) override the suite's values.
+    - ``plugins``: more modules or .py files that register entries (``hpbench.plugins``).
+    - ``out``: the results folder; default ``results/<suite name>``, or
+      ``results/<name>-<hash of the suite>`` when options changed the suite. A folder
+      belongs to one suite: a run that repeats, narrows or extends it (more problems,
+      optimizers, repeats) goes on; one that changes a cell both define (budget, seed,
+      settings, batch, timeout) raises ``SuiteError``, unless ``replace_suite`` (the cells
+      that differ are set aside and redone). Cells already finished with the same identity
+      (``Cell.identity``) are skipped; the rest are (re)done.
+    - ``workers``: cells run at once. ``backend``: "serial", "processes", "dask" or one a
+      plugin registers (default: serial for one worker, processes for more; dask when
+      ``scheduler`` or ``client`` is given). ``progress``: show a progress bar.
+    - ``retries``: how many times a cell whose worker died is run again before it is
+      recorded as failed. ``journal``: keep a trial journal that a resumed cell replays
+      (None: for problems tagged "expensive"). ``memory_limit``: address space per worker
+      and evaluation child ("2G", or bytes).
+    - ``scheduler``: a Dask scheduler address; ``client``: a ``distributed.Client`` to use;
+      ``worker_timeout``: seconds without a Dask worker before the run stops
+      (docs/dask.md). ``backend_options``: more keywords for a backend a plugin registers.
 
-    ``out``: the results folder; default ``results/<suite name>``, or
-    ``results/<name>-<hash of the suite>`` when options changed the suite. A folder belongs
-    to one suite: a run that repeats, narrows or extends the folder's suite (more problems,
-    optimizers, repeats) goes on; one that changes a cell both define (budget, seed,
-    settings, batch, timeout) raises ``SuiteError``, unless ``replace_suite``. Cells already
-    finished with the same identity (``Cell.identity``) are skipped; the rest are (re)done.
-
-    ``backend``: "serial", "processes" or "dask" (default: serial for one worker, processes
-    for more; dask when ``scheduler`` or ``client`` is given). ``retries``: how many times a
-    cell whose worker died is run again before it is recorded as failed. ``journal``: keep a
-    trial journal that a resumed cell replays (None: for problems tagged "expensive").
-    ``memory_limit``: address space per worker and evaluation child ("2G", bytes).
-    ``scheduler``: a Dask scheduler address; ``client``: a ``distributed.Client`` to use;
-    ``worker_timeout``: seconds without a Dask worker before the run stops (docs/dask.md).
-    ``backend_options``: more keywords for a backend a plugin registers.
-    Bad input raises ``SuiteError`` (a ``ValueError``) before anything is written; raises
+    Bad input raises ``SuiteError`` (a ``ValueError``) before anything is written;
     ``ResultsWriteError`` when ``out`` cannot be written during the run.
     """
     _check_options(workers, retries, journal, progress, out, backend_options)
@@ -129,14 +136,17 @@ def run(suite: str | Path | Suite = "default", *, problems: Sequence[str] | None
     results.migrate()
     cells = spec.cells()
     t0 = time.perf_counter()
-    bar = Progress(cells, enabled=progress)
+    bar = Progress(cells, enabled=progress, workers=workers)
+    order = scout_order(cells)  # a few cells of every problem first: the ETA learns them
+    queue = [cells[i] for i in order]
     try:
-        outcomes = run_cells(cells, out, workers=workers, progress=bar.update,
+        outcomes = run_cells(queue, out, workers=workers, progress=bar.update,
                              on_done=bar.done, retries=retries, journal=journal,
                              memory_limit=memory_limit, **options)
-        outcomes = _wait_for_claimed(cells, outcomes, out, bar, journal, memory_limit)
+        outcomes = _wait_for_claimed(queue, outcomes, out, bar, journal, memory_limit)
     finally:
         bar.close()
+    outcomes = in_plan_order(order, outcomes)
     summary = RunSummary(spec, out, outcomes, time.perf_counter() - t0)
     run_info = {"suite": spec.name, "suite_fingerprint": suite_fingerprint(spec),
                 "backend": backend, "workers": workers, "seconds": summary.seconds,

@@ -44,6 +44,7 @@ from typing import Any
 from hpbench._procutil import apply_memory_limit, describe_exit, die_with_parent, safe_path
 from hpbench.cell import Cell
 from hpbench.execute import CellOutcome, ResultsWriteError, execute_cell, record_failure
+from hpbench.registry import unknown_name_message
 
 Backend = Callable[..., list["CellOutcome"]]
 BACKENDS: dict[str, Backend] = {}
@@ -88,7 +89,7 @@ def get_backend(name: str) -> Backend:
     if name not in BACKENDS:
         ep = _entry_points().get(name)
         if ep is None:
-            raise ValueError(f"unknown backend {name!r} (valid: {', '.join(backend_names())})")
+            raise ValueError(unknown_name_message("backend", name, backend_names()))
         BACKENDS[name] = ep.load()
     return BACKENDS[name]
 
@@ -123,6 +124,8 @@ def run_serial(cells: Sequence[Cell], out: Path, *, progress: ProgressFn | None 
     outcomes = []
     for cell in cells:
         on_trial = (lambda spent, key=cell.key: report(key, spent, None)) if report else None
+        if report:
+            report(cell.key, 0.0, None)  # it starts
         try:
             outcome = execute_cell(cell, out, on_trial=on_trial, journal=journal,
                                    memory_limit=memory_limit, wait=wait_claimed)
@@ -241,6 +244,8 @@ class _Pool:
                 if kind == "cell":
                     slot.conn.send(("cell", cell, self.out, self.options,
                                     self.report is not None))
+                    if self.report:
+                        self.report(cell.key, 0.0, slot.name)  # it starts
                 else:
                     slot.conn.send(("record", cell, self.out,
                                     _death_reason(cell, self.deaths[i]), len(self.deaths[i])))

@@ -306,6 +306,8 @@ class _DaskRun:
         if kind == "cell":
             fut = self.client.submit(_dask_cell, cell, self.out, self.options, self.topic, start,
                                      key=key, workers=where, allow_other_workers=False)
+            if self.report:
+                self.report(cell.key, 0.0, worker)  # it starts
         else:
             deaths = self.deaths[i]
             fut = self.client.submit(_dask_record, cell, self.out, _death_reason(cell, deaths),

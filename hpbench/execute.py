@@ -8,6 +8,21 @@ shows it; a lock whose process is gone is reported as interrupted), the trial jo
 long cells keep (``hpbench.journal``), the scratch folder for checkpoints, and the cell file
 with its metadata. A results folder that cannot be written raises ``ResultsWriteError``,
 which stops the run: every backend treats it as fatal, not as one failed cell.
+
+Warnings raised while a cell is built and run (a library's ConvergenceWarning, scipy's COBYLA
+notes) are recorded with the cell, counted by category and place (``warnings`` in its
+metadata, at most ``MAX_WARNINGS`` places), instead of being printed through the progress
+bar; hpbench's own warnings (their text starts with "hpbench") still reach the user.
+``warnings.catch_warnings`` swaps module globals and is not thread-safe, so the capture is
+one process-wide hook (``capture_warnings``) installed while any cell runs in the process:
+it gives each warning to the cell that the raising thread runs, or, when one cell runs in
+the process (every built-in backend runs one cell per process at a time, Dask workers
+included), to that cell if the thread started after it (an evaluator's thread); a warning
+from any other thread (a Dask worker's own) is shown as it would have been. The filters keep
+deciding: warnings they ignore or turn into errors stay so, "default" or "once" ones are
+counted once per place and text (``hpbench`` the command sets "default"; its spawned workers
+do not), the others at each occurrence. Evaluation children (cells with a timeout, or whose
+batches are evaluated in processes) print theirs on their own stderr.
 """
 
 from __future__ import annotations
@@ -20,8 +35,10 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 import traceback
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,7 +50,8 @@ from hpbench.problem import Problem
 from hpbench.store import ResultsDir, ResultsWriteError, read_meta
 from hpbench.trials import CellResult, CellStatus
 
-__all__ = ["CellOutcome", "ResultsWriteError", "execute_cell", "record_failure"]
+__all__ = ["CellOutcome", "ResultsWriteError", "WarningLog", "capture_warnings", "execute_cell",
+           "record_failure"]
 
 #: problems with one of these tags keep a trial journal unless told otherwise
 JOURNAL_TAGS = frozenset({"expensive"})
@@ -41,6 +59,11 @@ JOURNAL_TAGS = frozenset({"expensive"})
 _VERSIONED = ("hpbench", "numpy", "scipy", "pandas", "pyarrow", "scikit-learn", "torch",
               "optuna", "hyperopt", "scikit-optimize", "bayesian-optimization", "nevergrad",
               "cma", "dask", "distributed")
+
+#: places (category, file, line) whose warnings a cell records; more are only counted
+MAX_WARNINGS = 20
+#: characters of a warning's text that are kept
+WARNING_CHARS = 300
 
 
 @dataclass
@@ -58,6 +81,91 @@ class CellOutcome:
     def failed(self) -> bool:
         """Failed now, or skipped because an earlier run of the folder recorded it failed."""
         return self.status in ("failed", "error") or self.recorded == "failed"
+
+
+class WarningLog:
+    """The warnings one cell raised: the first text and the count of each place (category,
+    file, line), for at most ``MAX_WARNINGS`` places; the rest are only counted."""
+
+    def __init__(self) -> None:
+        self.places: dict[tuple, list] = {}  # (category, file, line) -> [text, count]
+        self.more = 0
+        self.threads: frozenset[int] = frozenset()  # the threads alive when the cell began
+
+    def __len__(self) -> int:
+        return sum(n for _, n in self.places.values()) + self.more
+
+    def add(self, message: Warning | str, category: type, filename: str, lineno: int) -> None:
+        place = (category, filename, lineno)
+        seen = self.places.get(place)
+        if seen is not None:
+            seen[1] += 1
+        elif len(self.places) < MAX_WARNINGS:
+            self.places[place] = [str(message)[:WARNING_CHARS], 1]
+        else:
+            self.more += 1
+
+    def records(self) -> list[dict[str, Any]]:
+        """``[{"category", "message", "where", "count"}]``, most frequent first."""
+        out = [{"category": f"{c.__module__}.{c.__qualname__}".removeprefix("builtins."),
+                "message": text, "where": f"{Path(f).parent.name}/{Path(f).name}:{line}",
+                "count": n} for (c, f, line), (text, n) in self.places.items()]
+        out.sort(key=lambda r: -r["count"])
+        if self.more:
+            out.append({"category": "", "message": f"warnings from more than {MAX_WARNINGS} "
+                        "places", "where": "", "count": self.more})
+        return out
+
+
+_capture_lock = threading.Lock()
+_capturing: dict[int, WarningLog] = {}  # thread id -> the log of the cell it runs
+_shown: list = []  # [warnings.showwarning before the hook, whether the hook added a filter]
+_ALWAYS = ("always", None, Warning, None, 0)
+
+
+def _route(message, category, filename, lineno, file=None, line=None) -> None:
+    """The process-wide ``warnings.showwarning`` while cells run (``capture_warnings``)."""
+    me = threading.get_ident()
+    log = _capturing.get(me)
+    if log is None:
+        with contextlib.suppress(ValueError, RuntimeError):  # one cell runs, this thread is new
+            (only,) = list(_capturing.values())
+            log = only if me not in only.threads else None
+    if log is None or str(message).startswith("hpbench"):
+        show = _shown[0] if _shown else warnings._showwarning_orig
+        show(message, category, filename, lineno, file, line)
+    else:
+        log.add(message, category, filename, lineno)
+
+
+@contextlib.contextmanager
+def capture_warnings(log: WarningLog):
+    """Record in ``log`` the warnings this thread (and the threads it starts while it is the
+    only capturing one) raises inside the block, instead of showing them; thread-safe."""
+    me = threading.get_ident()
+    with _capture_lock:
+        if not _capturing:
+            added = _ALWAYS not in warnings.filters
+            _shown[:] = [warnings.showwarning, added]
+            warnings.showwarning = _route
+            if added:  # what no filter decides is counted at each occurrence
+                warnings.filterwarnings("always", append=True)
+        log.threads = frozenset(t.ident for t in threading.enumerate())
+        _capturing[me] = log
+    try:
+        yield log
+    finally:
+        with _capture_lock:
+            _capturing.pop(me, None)
+            if not _capturing and _shown:
+                show, added = _shown
+                if warnings.showwarning is _route:
+                    warnings.showwarning = show
+                if added:
+                    with contextlib.suppress(ValueError):
+                        warnings.filters.remove(_ALWAYS)
+                    warnings._filters_mutated()
+                _shown.clear()
 
 
 @functools.cache
@@ -197,21 +305,26 @@ def execute_cell(cell: Cell, out: ResultsDir | Path | str, *, on_trial=None,
     with results.claim(cell.key, wait=wait) as mine:
         if not mine:
             return _claimed(results, cell)
+        warned = WarningLog()  # the problem's and optimizer's warnings, kept with the cell
         try:
-            problem = cell.build_problem()
-            fingerprint = problem.fingerprint()
-            identity = cell.identity(fingerprint)
+            with capture_warnings(warned):
+                problem = cell.build_problem()
+                fingerprint = problem.fingerprint()
+                identity = cell.identity(fingerprint)
         except KeyboardInterrupt:
             raise
         except BaseException as exc:  # a plugin's exit or error: recorded, not fatal
             return _write_failure(results, cell, f"the problem could not be built: "
                                   f"{type(exc).__name__}: {exc}",
-                                  "".join(traceback.format_exception(exc)), 1)
+                                  "".join(traceback.format_exception(exc)), 1, warned)
         if not force and (skipped := _skip(results, cell, path, identity)) is not None:
             return skipped
         started = time.time()
-        result, jr = _run(results, cell, problem, fingerprint, journal=journal,
-                          on_trial=on_trial, evaluator=evaluator, memory_limit=memory_limit)
+        with capture_warnings(warned):
+            result, jr = _run(results, cell, problem, fingerprint, journal=journal,
+                              on_trial=on_trial, evaluator=evaluator, memory_limit=memory_limit)
+        if warned:
+            result.extra["warnings"] = warned.records()
         results.write_cell(path, result.columns,
                            cell_meta(cell, problem, fingerprint, result, started, identity))
         if jr is not None:
@@ -234,7 +347,7 @@ def record_failure(cell: Cell, out: ResultsDir | Path | str, reason: str, *, err
 
 
 def _write_failure(results: ResultsDir, cell: Cell, reason: str, error: str,
-                   attempts: int) -> CellOutcome:
+                   attempts: int, warned: WarningLog | None = None) -> CellOutcome:
     """Write ``cell`` as failed (the caller holds its claim), unless its file holds a cell
     that finished (done or not applicable), which is kept."""
     path = results.cell_file(cell.key)
@@ -243,9 +356,12 @@ def _write_failure(results: ResultsDir, cell: Cell, reason: str, error: str,
         if meta.get("status") in ("done", "not-applicable"):
             return CellOutcome(cell.key, "skipped", meta.get("n_trials", 0),
                                meta.get("reason", ""), str(path), recorded=meta["status"])
+    again = WarningLog()  # a build that warned before warns again: counted once
+    warned = again if warned is None else warned
     try:  # the problem's fingerprint, where it can be built, for the metadata
-        problem: Problem | None = cell.build_problem()
-        fingerprint, params = problem.fingerprint(), list(problem.space.names)
+        with capture_warnings(again):
+            problem: Problem | None = cell.build_problem()
+            fingerprint, params = problem.fingerprint(), list(problem.space.names)
     except KeyboardInterrupt:
         raise
     except BaseException:
@@ -254,8 +370,10 @@ def _write_failure(results: ResultsDir, cell: Cell, reason: str, error: str,
         identity: dict[str, Any] | None = cell.identity(fingerprint)
     except Exception:
         identity = None
-    result = CellResult.empty(params, CellStatus.FAILED, reason, error=error,
-                              extra={"execution": {"attempts": attempts}})
+    extra: dict[str, Any] = {"execution": {"attempts": attempts}}
+    if warned:
+        extra["warnings"] = warned.records()
+    result = CellResult.empty(params, CellStatus.FAILED, reason, error=error, extra=extra)
     results.write_cell(path, result.columns,
                        cell_meta(cell, problem, fingerprint, result, time.time(), identity))
     return CellOutcome(cell.key, "failed", 0, reason, str(path), attempts=attempts)

@@ -37,11 +37,22 @@ def cell_states(out: Path) -> list[dict]:
         else:
             rows[key] = {"key": key, "state": meta.get("status", "?"),
                          "reason": meta.get("reason", "") if meta.get("status") != "done"
-                         else "", "trials": meta.get("n_trials", 0)}
+                         else "", "trials": meta.get("n_trials", 0),
+                         "warnings": _warnings(meta)}
     for key in expected:
         if key not in rows:
             rows[key] = _unfinished(results, key)
     return sorted(rows.values(), key=lambda r: r["key"])
+
+
+def _warnings(meta: dict) -> Counter:
+    """The warnings a cell recorded while it ran, counted by category (none in cells written
+    before cells recorded them)."""
+    counts: Counter = Counter()
+    for w in meta.get("warnings") or ():
+        if isinstance(w, dict):
+            counts[w.get("category") or "other"] += int(w.get("count", 1) or 1)
+    return counts
 
 
 def _journal_trials(path: Path) -> int:
@@ -87,6 +98,7 @@ def status_report(out: Path) -> tuple[str, list[dict]]:
             continue
         reason = f": {r['reason']}" if r["reason"] else ""
         lines.append(f"  {r['state']:<15} {r['key']}{reason}")
+    lines.extend(_warnings_lines(rows))
     for (optimizer, why), problems in sorted(na.items()):
         names = sorted(set(problems))
         shown = ", ".join(names[:NA_NAMES]) + \
@@ -94,3 +106,20 @@ def status_report(out: Path) -> tuple[str, list[dict]]:
         lines.append(f"  {'not-applicable':<15} {optimizer}, {len(problems)} cells: {why} "
                      f"({shown})")
     return "\n".join(lines), rows
+
+
+def _warnings_lines(rows: list[dict]) -> list[str]:
+    """One line: how many cells recorded warnings while they ran, and the commonest."""
+    total: Counter = Counter()
+    cells = 0
+    for r in rows:
+        if r.get("warnings"):
+            cells += 1
+            total.update(r["warnings"])
+    if not cells:
+        return []
+    common = ", ".join(f"{c} x{n:,}" for c, n in total.most_common(3))
+    more = f", … {len(total)} categories" if len(total) > 3 else ""
+    return [f"  {'warnings':<15} {cells} cells recorded {sum(total.values()):,} warnings "
+            f"({common}{more}); each cell file's metadata lists them (read_meta(path)"
+            "['warnings'])"]
