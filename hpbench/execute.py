@@ -305,6 +305,7 @@ def execute_cell(cell: Cell, out: ResultsDir | Path | str, *, on_trial=None,
     with results.claim(cell.key, wait=wait) as mine:
         if not mine:
             return _claimed(results, cell)
+        results.remove_temporaries(cell.key)  # a killed writer's, even if its pid is reused
         warned = WarningLog()  # the problem's and optimizer's warnings, kept with the cell
         try:
             with capture_warnings(warned):

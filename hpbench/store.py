@@ -90,11 +90,14 @@ def fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def _remove_stale_temporaries(path: Path) -> None:
-    """Temporary files a killed writer left next to ``path`` (``.<name>.tmp-<pid>``)."""
+def _remove_stale_temporaries(path: Path, *, claimed: bool = False) -> None:
+    """Temporary files a killed writer left next to ``path`` (``.<name>.tmp-<pid>``): those of
+    dead processes — or, when the caller holds the file's claim (``claimed``: no one else may
+    be writing it), every one but its own, since a killed writer's pid may have been reused
+    by a live process."""
     for tmp in path.parent.glob(f".{path.name}.tmp-*"):
         pid = tmp.name.rsplit("-", 1)[-1]
-        if not pid.isdigit() or int(pid) == os.getpid() or not pid_alive(int(pid)):
+        if not pid.isdigit() or int(pid) == os.getpid() or claimed or not pid_alive(int(pid)):
             tmp.unlink(missing_ok=True)
 
 
@@ -391,6 +394,11 @@ class ResultsDir:
     def write_cell(self, path: Path, columns: dict[str, list], meta: dict[str, Any]) -> Path:
         table = cell_table(columns, meta)
         return self.write(path, lambda fh: _write_parquet(table, fh))
+
+    def remove_temporaries(self, key: str) -> None:
+        """Remove what killed writers of cell ``key``'s file left; call it holding the cell's
+        claim (``claim``), which every writer of the file holds."""
+        _remove_stale_temporaries(self.cell_file(key), claimed=True)
 
     def set_aside(self, path: Path, reason: str) -> Path:
         """Move a file that must be redone out of the way (never silently read it)."""

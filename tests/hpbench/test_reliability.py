@@ -205,6 +205,29 @@ def test_a_claim_held_by_a_process_killed_with_sigkill_is_free_again(tmp_path):
     assert results.lock_info(cell.key) is None
 
 
+def test_a_killed_writers_temporary_is_removed_even_when_its_pid_is_reused(tmp_path):
+    """kill -9 between writing a cell's temporary and renaming it leaves ``.<file>.tmp-<pid>``;
+    by the time the run is resumed that pid may be a live, unrelated process. The claim of
+    the cell proves no one is writing it, so the next run removes the temporary, whether it
+    then runs the cell or skips it (found by ``make stress``)."""
+    results = ResultsDir(tmp_path)
+    cell = Cell("branin", "random", Budget(3), suite="temps")
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        path = results.cell_file(cell.key)
+        path.parent.mkdir(parents=True)
+        tmp = path.with_name(f".{path.name}.tmp-{other.pid}")  # a live pid
+        tmp.write_bytes(b"half a parquet file")
+        assert execute_cell(cell, results).status == "done"  # run: the temporary goes
+        assert not tmp.exists()
+        tmp.write_bytes(b"half a parquet file")
+        assert execute_cell(cell, results).status == "skipped"  # skipped: it goes too
+        assert not tmp.exists()
+    finally:
+        other.kill()
+        other.wait(timeout=30)
+
+
 # -- 4, 8. costs and runaway cells ------------------------------------------------------------
 
 
