@@ -11,14 +11,18 @@ from pathlib import Path
 def add_figures(sub: argparse._SubParsersAction) -> object:
     """Add the ``figures`` subcommand to ``sub``; returns its handler."""
     p = sub.add_parser("figures", help="figures, tables and report of a results folder")
-    p.add_argument("dir", type=Path)
+    p.add_argument("dir", type=Path, help="a results folder (what `hpbench run` wrote)")
     p.add_argument("--band", choices=["iqr", "ci"], default="iqr",
                    help="median + interquartile range (iqr) or mean + bootstrap 95%% CI (ci)")
     p.add_argument("--out", type=Path, help="figures folder (default DIR/figures)")
+    p.add_argument("--linked-images", action="store_true", help="link PNGs, not embed them")
+    p.add_argument("--highlight", metavar="A,B", default="",
+                   help="optimizers drawn bold over a faded field (comma-separated names)")
     return cmd_figures
 
 
 def cmd_figures(args: argparse.Namespace) -> int:
+    from hpbench.analysis.lineup import UnknownOptimizerError
     from hpbench.analysis.load import ResultsError
     from hpbench.analysis.report import make_figures
     from hpbench.errors import UsageError
@@ -27,8 +31,9 @@ def cmd_figures(args: argparse.Namespace) -> int:
     if not args.dir.is_dir():
         raise UsageError(f"hpbench figures: {args.dir} is not a results folder")
     try:
-        path = make_figures(args.dir, args.out, band=args.band)
-    except (ResultsError, CorruptCell) as exc:
+        path = make_figures(args.dir, args.out, band=args.band, linked_images=args.linked_images,
+                            highlight=args.highlight.split(","))
+    except (ResultsError, CorruptCell, UnknownOptimizerError) as exc:
         raise UsageError(f"hpbench figures: {exc}") from None
     print(f"figures, tables and report in {path}")
     return 0

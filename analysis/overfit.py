@@ -1,25 +1,32 @@
-"""Validation versus test regret: how much of an optimizer's progress on the value it sees
-carries over to data it never sees (the "overfitting to the validation set" picture of
-Lévesque et al., "Bayesian Hyperparameter Optimization for Ensemble Learning", 2016, and
-Makarova et al., "Automatic Termination for Hyperparameter Optimization", AutoML 2022).
+"""Validation versus test: how much of an optimizer's progress on the value it sees carries
+over to data it never sees (the "overfitting to the validation set" picture of Lévesque et
+al., "Bayesian Hyperparameter Optimization for Ensemble Learning", 2016, and Makarova et
+al., "Automatic Termination for Hyperparameter Optimization", AutoML 2022).
 
 For problems that record a ``test_value``: the incumbent is the trial with the best
 *observed* value so far (what the optimizer would return); its validation regret is that
 value minus the problem's regret reference, its test regret its ``test_value`` minus the best
 test value any run reached on the same problem instance (no test optimum is known).
+
+The two regrets are measured from different references, so they show each one's progress
+(left panel) but cannot be compared point by point: the scatter of final incumbents (right
+panel) plots the *values* themselves — the validation value against the test value of the
+same configuration, one metric in one unit — where the diagonal means what it says: test as
+good as validation.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from hpbench.analysis import style
+from hpbench.analysis import lineup, style
 from hpbench.analysis.curves import Cube, quantiles
-from hpbench.analysis.load import FLOOR, Results
+from hpbench.analysis.load import Results
 from hpbench.analysis.registry import figure
 from hpbench.analysis.regret import _safe, budget_axis
 
@@ -34,15 +41,17 @@ def problems_with_test(results: Results) -> list[str]:
 
 def final_pairs(results: Results) -> pd.DataFrame:
     """The last incumbent of each cell of a problem with test values: problem, optimizer,
-    repeat, val_regret, test_regret."""
+    repeat, its validation and test value (``val_value``, ``test_value``) and regret
+    (``val_regret``, ``test_regret``)."""
     cells = results.cells
     keep = cells[(cells["n_rows"] > 0) & cells["problem"].isin(problems_with_test(results))]
     ends = np.cumsum(cells["n_rows"].to_numpy()) - 1
     last = ends[keep.index.to_numpy()]
     t = results.trials
     out = keep[["problem", "optimizer", "repeat"]].copy()
-    out["val_regret"] = t["val_regret"].to_numpy()[last]
-    out["test_regret"] = t["test_regret"].to_numpy()[last]
+    for column, source in (("val_value", "inc_value"), ("test_value", "inc_test"),
+                           ("val_regret", "val_regret"), ("test_regret", "test_regret")):
+        out[column] = t[source].to_numpy()[last]
     return out.reset_index(drop=True)
 
 
@@ -61,81 +70,121 @@ def overfit_curves(val: Cube, test: Cube, problem: str) -> pd.DataFrame:
         columns=["optimizer", "point", "val_regret", "test_regret"])
 
 
-def plot_overfit(results: Results, problem: str, curves: pd.DataFrame, pairs: pd.DataFrame
-                 ) -> tuple[object, dict[str, pd.DataFrame]]:
+def plot_overfit(results: Results, problem: str, curves: pd.DataFrame, pairs: pd.DataFrame,
+                 *, highlight: Sequence[str] = ()) -> tuple[object, dict[str, pd.DataFrame]]:
     """Left: median validation (solid) and test (dashed) regret against the budget. Right:
-    final validation against final test regret, one point per repeat, with the diagonal.
+    the final incumbent's validation value against its test value, one point per repeat,
+    with the diagonal (test = validation). Per family when there are many optimizers.
     Returns the figure and the frames drawn."""
-    from scipy.stats import kendalltau
-
-    styles = style.styles(results.optimizers)
-    fig, (a1, a2) = style.new_figure(10, 4.0, ncols=2)
+    pts = pairs[pairs["problem"] == problem]
+    last = curves.sort_values("point").groupby("optimizer", observed=True)["test_regret"].last()
+    lu = lineup.lineup(results.optimizers, set(curves["optimizer"]) | set(pts["optimizer"]),
+                       highlight=highlight, scores=last.to_dict(), score="final test regret")
+    fig, grid = lineup.panel_axes(lu, 2, width=4.6, height=3.6)
+    floor = style.zero_floor(curves[["val_regret", "test_regret"]].to_numpy(dtype=float))
     scale, label = budget_axis(results)
-    drawn_curves, drawn_pts = [], []
-    for name in results.optimizers:
-        part = curves[curves["optimizer"] == name]
-        if not part.empty:
-            x = part["point"].to_numpy() * scale
-            yv = _draw(part["val_regret"].to_numpy())
-            yt = _draw(part["test_regret"].to_numpy())
-            kw = styles[name].line_kw()
-            a1.plot(x, yv, markevery=max(1, len(x) // 8), **{**kw, "linestyle": "-"})
-            a1.plot(x, yt, **{**kw, "linestyle": "--", "marker": None, "label": None})
-            drawn_curves.append(pd.DataFrame({"optimizer": name, "x": x, "val": yv,
-                                              "test": yt}))
-        pts = pairs[(pairs["problem"] == problem) & (pairs["optimizer"] == name)]
-        if not pts.empty:
-            xv = _draw(pts["val_regret"].to_numpy())
-            yt = _draw(pts["test_regret"].to_numpy())
-            st = styles[name]
-            a2.scatter(xv, yt, color=st.color, marker=st.marker, s=18, label=name)
-            drawn_pts.append(pd.DataFrame({"optimizer": name, "x": xv, "y": yt}))
-    for ax in (a1, a2):
-        ax.set_yscale("log")
-        ax.grid(True, alpha=0.3)
-    a1.set_xlabel(label)
-    a1.set_ylabel("regret of the incumbent")
-    a1.set_title("median over repeats: validation (solid), test (dashed)", fontsize=9)
-    a2.set_xscale("log")
-    a2.set_xlabel(f"final validation {results.ref_label(problem)}")
-    a2.set_ylabel("final test regret vs best seen")
-    sub = pairs[pairs["problem"] == problem]
-    ok = np.isfinite(sub["val_regret"]) & np.isfinite(sub["test_regret"])
-    tau = kendalltau(sub.loc[ok, "val_regret"], sub.loc[ok, "test_regret"]).statistic \
-        if ok.sum() > 2 else np.nan
-    a2.set_title(f"one point per repeat; Kendall τ = {tau:.2f}", fontsize=9)
-    if drawn_pts:
-        both = pd.concat(drawn_pts)
-        lim = [np.nanmin(both[["x", "y"]].to_numpy()), np.nanmax(both[["x", "y"]].to_numpy())]
-        if np.all(np.isfinite(lim)):
-            a2.plot(lim, lim, color="0.5", linewidth=0.8, label=None)
-    fig.suptitle(f"{problem}: validation versus test regret", fontsize=10)
-    style.legend_below(fig, a1, ncols=min(6, len(results.optimizers)))
+    drawn_curves, drawn_pts = {}, {}  # random search is drawn in every panel: once here
+    for panel, (a1, a2) in zip(lu.panels, grid):
+        for name in panel.names:
+            drawn_curves[name] = _draw_curves(a1, curves[curves["optimizer"] == name], lu,
+                                              name, scale, floor)
+            drawn_pts[name] = _draw_final(a2, pts[pts["optimizer"] == name], lu, name)
+        style.log_scale(a1.yaxis)
+        style.mark_floor(a1, floor)
+        a1.grid(True, alpha=0.3)
+        a2.grid(True, alpha=0.3)
+    curve_frames = [d for d in drawn_curves.values() if d is not None]
+    pt_frames = [d for d in drawn_pts.values() if d is not None]
+    both = pd.concat(pt_frames, ignore_index=True) if pt_frames else pd.DataFrame()
+    _diagonal(grid, both)
+    note = style.floor_note(floor)
+    lineup.label_panels(
+        lu, grid, [label, "validation value of the final incumbent\n(what the optimizer saw)"],
+        ["regret of the incumbent" + (f"\n({note})" if note else ""), "test value"],
+        [f"median over repeats: validation {results.ref_label(problem)} (solid),\ntest "
+         "regret vs the best test value seen (dashed)",
+         f"final incumbents, one point per repeat: the test value against the\nvalidation "
+         f"value of the same configuration; Kendall τ = {_tau(pts):.2f}"])
+    fig.suptitle(f"{problem}: validation versus test", fontsize=10)
+    lineup.add_legends(fig, lu, grid)
     style.add_footer(fig, results.suite, results.fingerprint)
     empty = pd.DataFrame()
-    return fig, {"curves": pd.concat(drawn_curves, ignore_index=True) if drawn_curves
-                 else empty,
-                 "final": pd.concat(drawn_pts, ignore_index=True) if drawn_pts else empty}
+    return fig, {"curves": pd.concat(curve_frames, ignore_index=True) if curve_frames
+                 else empty, "final": both if len(both) else empty}
 
 
-def _draw(v: np.ndarray) -> np.ndarray:
-    v = np.asarray(v, dtype=float)
-    return np.where(np.isfinite(v), np.maximum(v, FLOOR), np.nan)
+def _draw_curves(ax, part: pd.DataFrame, lu: lineup.Lineup, name: str, scale: float,
+                 floor: float | None) -> pd.DataFrame | None:
+    """One optimizer's median validation (solid, labelled) and test (dashed) regret."""
+    if part.empty:
+        return None
+    kw = lu.line_kw(name)
+    x = part["point"].to_numpy() * scale
+    yv, yt = (style.on_log_axis(part[c].to_numpy(), floor) for c in ("val_regret",
+                                                                    "test_regret"))
+    ax.plot(x, yv, markevery=max(1, len(x) // 8), **{**kw, "linestyle": "-"})
+    ax.plot(x, yt, **{**kw, "linestyle": "--", "marker": None, "label": "_nolegend_"})
+    return pd.DataFrame({"optimizer": name, "x": x, "val": yv, "test": yt})
 
 
-def write_overfit_figures(results: Results, out: Path, val: Cube, test: Cube) -> list[Path]:
+def _draw_final(ax, mine: pd.DataFrame, lu: lineup.Lineup, name: str
+                ) -> pd.DataFrame | None:
+    """One optimizer's final incumbents: validation value against test value."""
+    if mine.empty:
+        return None
+    kw = lu.line_kw(name)
+    xv, yt = (mine[c].to_numpy(dtype=float) for c in ("val_value", "test_value"))
+    ax.scatter(xv, yt, color=kw["color"], marker=kw["marker"], alpha=kw["alpha"],
+               s=3 * kw["markersize"] ** 2, zorder=kw["zorder"], label=name)
+    return pd.DataFrame({"optimizer": name, "x": xv, "y": yt})
+
+
+def _tau(pts: pd.DataFrame) -> float:
+    """Kendall's τ between the final validation and test values (NaN under three points)."""
+    from scipy.stats import kendalltau
+
+    ok = np.isfinite(pts["val_value"]) & np.isfinite(pts["test_value"])
+    if ok.sum() <= 2:
+        return np.nan
+    return float(kendalltau(pts.loc[ok, "val_value"], pts.loc[ok, "test_value"]).statistic)
+
+
+def _diagonal(grid, pts: pd.DataFrame) -> None:
+    """The line test = validation on every scatter panel, over the values drawn; log axes
+    when every value is positive and they span more than two decades."""
+    v = pts[["x", "y"]].to_numpy(dtype=float).ravel() if len(pts) else np.array([])
+    v = v[np.isfinite(v)]
+    if not len(v):
+        return
+    lo, hi = float(v.min()), float(v.max())
+    for row in grid:
+        ax = row[1]
+        ax.plot([lo, hi], [lo, hi], color="0.5", linewidth=0.8, label="_nolegend_", zorder=0)
+        ax.annotate("test = validation", (hi, hi), xytext=(-2, -2), textcoords="offset points",
+                    ha="right", va="top", fontsize=6, color="0.4")
+        if lo > 0 and hi / lo > 100:
+            style.log_scale(ax.xaxis)
+            style.log_scale(ax.yaxis)
+
+
+def write_overfit_figures(results: Results, out: Path, val: Cube, test: Cube, *,
+                          highlight: Sequence[str] = ()) -> list[Path]:
     pairs = final_pairs(results)
     paths = []
     for problem in problems_with_test(results):
-        fig, _ = plot_overfit(results, problem, overfit_curves(val, test, problem), pairs)
+        fig, _ = plot_overfit(results, problem, overfit_curves(val, test, problem), pairs,
+                              highlight=highlight)
         paths += style.save(fig, out / "overfit" / _safe(problem),
                             fingerprint=results.fingerprint, title=f"overfit {problem}")
     return paths
 
 
-@figure("overfit", section="overfit", order=10)
+@figure("overfit", section="overfit", order=10,
+        caption=lambda a, png: f"{png.stem}: median validation and test regret against the "
+                               "budget (each from its own reference); the final incumbents' "
+                               "validation value against their test value")
 def overfit_figures(a: Analysis, out: Path) -> list[Path]:
     """``overfit/<problem>`` for problems with test values; none without."""
     if a.overfit_cubes is None:
         return []
-    return write_overfit_figures(a.results, out, *a.overfit_cubes)
+    return write_overfit_figures(a.results, out, *a.overfit_cubes, highlight=a.highlight)

@@ -11,13 +11,14 @@ shows the median per bin with the interquartile range — the growth of model-ba
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from hpbench.analysis import style
+from hpbench.analysis import lineup, style
 from hpbench.analysis.load import Results
 from hpbench.analysis.registry import figure
 
@@ -46,33 +47,45 @@ def overhead(results: Results, bins: int = 24) -> pd.DataFrame:
     return out
 
 
-def plot_overhead(results: Results, data: pd.DataFrame) -> tuple[object, pd.DataFrame]:
-    styles = style.styles(results.optimizers)
-    fig, ax = style.new_figure(6.4, 4.2)
-    drawn = []
+def plot_overhead(results: Results, data: pd.DataFrame, *, highlight: Sequence[str] = ()
+                  ) -> tuple[object, pd.DataFrame]:
+    """Median ask + tell seconds per trial against the observations held (per family when
+    there are many optimizers); the interquartile band for the fastest few at the end."""
+    series = {}
     for name in results.optimizers:
         part = data[data["optimizer"] == name].sort_values("x")
-        if part.empty:
-            continue
-        x = part["x"].to_numpy()
-        y = np.maximum(part["median"].to_numpy(), 1e-9)
-        ax.plot(x, y, **styles[name].line_kw())
-        ax.fill_between(x, np.maximum(part["q25"].to_numpy(), 1e-9),
-                        np.maximum(part["q75"].to_numpy(), 1e-9), color=styles[name].color,
-                        alpha=0.12, linewidth=0)
-        drawn.append(pd.DataFrame({"optimizer": name, "x": x, "y": y}))
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("observations held + 1")
-    ax.set_ylabel("ask + tell seconds per trial")
-    ax.set_title("optimizer overhead: median and IQR over problems and repeats", fontsize=9)
-    ax.grid(True, alpha=0.3)
-    style.legend_below(fig, ax, ncols=min(6, len(results.optimizers)))
+        if not part.empty:
+            series[name] = lineup.Series(*(part[c].to_numpy(dtype=float)
+                                           for c in ("x", "median", "q25", "q75")))
+    floor = style.zero_floor(np.concatenate([np.r_[s.y, s.low, s.high] for s in
+                                             series.values()]) if series else [])
+    series = {n: lineup.Series(s.x, *(style.on_log_axis(v, floor) for v in (s.y, s.low, s.high)))
+              for n, s in series.items()}
+    lu = lineup.lineup(results.optimizers, series, highlight=highlight,
+                       scores={n: float(s.y[-1]) for n, s in series.items()},
+                       score="final median (the fastest)")
+    fig, grid = lineup.panel_axes(lu, 1, width=5.0, height=3.8)
+    lineup.draw_series(lu, grid, series)
+    for row in grid:
+        ax = row[0]
+        style.log_scale(ax.xaxis)
+        style.log_scale(ax.yaxis)
+        ax.grid(True, alpha=0.3)
+        style.mark_floor(ax, floor)
+    note = style.floor_note(floor, "seconds")
+    lineup.label_panels(lu, grid, ["observations held + 1"],
+                        ["ask + tell seconds per trial" + (f"\n({note})" if note else "")])
+    band = lu.band_note()
+    fig.suptitle("optimizer overhead: median over problems and repeats"
+                 + (f"; IQR {band}" if band else " and IQR"), fontsize=9)
+    lineup.add_legends(fig, lu, grid)
     style.add_footer(fig, results.suite, results.fingerprint)
+    drawn = [pd.DataFrame({"optimizer": n, "x": series[n].x, "y": series[n].y})
+             for n in lu.names()]
     return fig, pd.concat(drawn, ignore_index=True) if drawn else pd.DataFrame()
 
 
 @figure("overhead", section="overhead", order=10, caption="ask + tell seconds per trial")
 def overhead_figure(a: Analysis, out: Path) -> list[Path]:
-    fig, _ = plot_overhead(a.results, a.overhead)
+    fig, _ = plot_overhead(a.results, a.overhead, highlight=a.highlight)
     return style.save(fig, out / "overhead", fingerprint=a.results.fingerprint)

@@ -20,13 +20,14 @@ instances on which optimizer s needed at most α times the budget of the fastest
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from hpbench.analysis import style
+from hpbench.analysis import lineup, style
 from hpbench.analysis.curves import Cube
 from hpbench.analysis.load import Results
 from hpbench.analysis.registry import figure
@@ -78,30 +79,50 @@ def ecdf(c: Cube, tgt: pd.DataFrame) -> pd.DataFrame:
     return frame[frame["total"] > 0].reset_index(drop=True)
 
 
-def plot_ecdf(results: Results, data: pd.DataFrame, n_targets: int
-              ) -> tuple[object, pd.DataFrame]:
-    styles = style.styles(results.optimizers)
-    fig, ax = style.new_figure(6.4, 4.2)
+def plot_ecdf(results: Results, data: pd.DataFrame, n_targets: int, *,
+              highlight: Sequence[str] = ()) -> tuple[object, pd.DataFrame]:
+    """The ECDF of every optimizer against the budget (per family when there are many)."""
     scale, label = budget_axis(results)
-    drawn = []
-    for name in results.optimizers:
-        part = data[data["optimizer"] == name]
-        if part.empty:
-            continue
-        x = part["point"].to_numpy() * scale
-        y = part["fraction"].to_numpy()
-        ax.step(x, y, where="post", markevery=max(1, len(x) // 8), **styles[name].line_kw())
-        drawn.append(pd.DataFrame({"optimizer": name, "x": x, "y": y}))
-    ax.set_xscale("log")
-    ax.set_ylim(-0.02, 1.02)
-    ax.set_xlabel(label)
-    ax.set_ylabel("fraction of (problem, repeat, target) reached")
-    ax.set_title(f"runtime ECDF, {n_targets} targets per problem: r0·10^0 … r0·10^-8 "
-                 "(r0 = median first regret)", fontsize=8)
-    ax.grid(True, alpha=0.3)
-    style.legend_below(fig, ax, ncols=min(6, len(results.optimizers)))
+    series = {str(name): lineup.Series(part["point"].to_numpy() * scale,
+                                       part["fraction"].to_numpy())
+              for name, part in data.groupby("optimizer", sort=False)}
+    fig = _profile_figure(results, series, highlight, xlabel=label, xlog=10,
+                          ylabel="fraction of (problem, repeat, target) reached",
+                          title=f"runtime ECDF, {n_targets} targets per problem: r0·10^0 … "
+                                "r0·10^-8 (r0 = median first regret)")
+    return fig, _drawn(series)
+
+
+def _profile_figure(results: Results, series: dict[str, lineup.Series],
+                    highlight: Sequence[str], *, xlabel: str, ylabel: str, title: str,
+                    xlog: int, xlim: tuple[float, float] | None = None) -> object:
+    """A figure of fractions (0 … 1, higher is better) against a log x axis, one step
+    function per optimizer; the lines drawn full width are the highest at the end."""
+    lu = lineup.lineup(results.optimizers, series, highlight=highlight,
+                       scores={n: -float(s.y[-1]) for n, s in series.items()},
+                       score="final fraction")
+    fig, grid = lineup.panel_axes(lu, 1, width=5.0, height=3.8)
+    lineup.draw_series(lu, grid, series, step=True)
+    for row in grid:
+        ax = row[0]
+        if xlog == 10:
+            style.log_scale(ax.xaxis)
+        else:
+            ax.set_xscale("log", base=xlog)
+        if xlim is not None:
+            ax.set_xlim(*xlim)
+        ax.set_ylim(-0.02, 1.02)
+        ax.grid(True, alpha=0.3)
+    lineup.label_panels(lu, grid, [xlabel], [ylabel])
+    fig.suptitle(title, fontsize=9)
+    lineup.add_legends(fig, lu, grid)
     style.add_footer(fig, results.suite, results.fingerprint)
-    return fig, pd.concat(drawn, ignore_index=True) if drawn else pd.DataFrame()
+    return fig
+
+
+def _drawn(series: dict[str, lineup.Series]) -> pd.DataFrame:
+    frames = [pd.DataFrame({"optimizer": n, "x": s.x, "y": s.y}) for n, s in series.items()]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
 def runtimes(results: Results, tau: float = 1e-3, x: str = "evals") -> pd.DataFrame:
@@ -150,43 +171,34 @@ def performance_profile(rt: pd.DataFrame) -> pd.DataFrame:
         columns=["optimizer", "alpha", "fraction", "solved", "instances"])
 
 
-def plot_performance_profile(results: Results, data: pd.DataFrame, tau: float
-                             ) -> tuple[object, pd.DataFrame]:
-    styles = style.styles(results.optimizers)
-    fig, ax = style.new_figure(6.4, 4.2)
-    drawn = []
+def plot_performance_profile(results: Results, data: pd.DataFrame, tau: float, *,
+                             highlight: Sequence[str] = ()) -> tuple[object, pd.DataFrame]:
+    """ρ_s(α) of every optimizer (per family when there are many), each step function
+    carried on to the right edge."""
     top = float(data["alpha"].max()) if len(data) else 2.0
     top = max(top * 1.25, 2.0)
-    for name in results.optimizers:
-        part = data[data["optimizer"] == name]
-        if part.empty:
-            continue
-        x = np.r_[part["alpha"].to_numpy(), top]
-        y = np.r_[part["fraction"].to_numpy(), part["fraction"].to_numpy()[-1]]
-        ax.step(x, y, where="post", markevery=max(1, len(x) // 8), **styles[name].line_kw())
-        drawn.append(pd.DataFrame({"optimizer": name, "x": x, "y": y}))
-    ax.set_xscale("log", base=2)
-    ax.set_xlim(1, top)
-    ax.set_ylim(-0.02, 1.02)
-    ax.set_xlabel("α: budget relative to the fastest optimizer on the instance")
-    ax.set_ylabel("fraction of (problem, repeat) instances")
-    ax.set_title(f"performance profile (Dolan & Moré); solved: regret ≤ {tau:g}·r0",
-                 fontsize=9)
-    ax.grid(True, alpha=0.3)
-    style.legend_below(fig, ax, ncols=min(6, len(results.optimizers)))
-    style.add_footer(fig, results.suite, results.fingerprint)
-    return fig, pd.concat(drawn, ignore_index=True) if drawn else pd.DataFrame()
+    series = {}
+    for name, part in data.groupby("optimizer", sort=False):
+        frac = part["fraction"].to_numpy()
+        series[str(name)] = lineup.Series(np.r_[part["alpha"].to_numpy(), top],
+                                          np.r_[frac, frac[-1]])
+    fig = _profile_figure(results, series, highlight, xlog=2, xlim=(1, top),
+                          xlabel="α: budget relative to the fastest optimizer on the instance",
+                          ylabel="fraction of (problem, repeat) instances",
+                          title=f"performance profile (Dolan & Moré); solved: regret ≤ "
+                                f"{tau:g}·r0")
+    return fig, _drawn(series)
 
 
 @figure("ecdf", section="aggregates", order=30,
         caption="COCO-style runtime ECDF over (problem, repeat, target)")
 def ecdf_figure(a: Analysis, out: Path) -> list[Path]:
-    fig, _ = plot_ecdf(a.results, a.ecdf, a.targets.shape[1])
+    fig, _ = plot_ecdf(a.results, a.ecdf, a.targets.shape[1], highlight=a.highlight)
     return style.save(fig, out / "ecdf", fingerprint=a.results.fingerprint)
 
 
 @figure("performance_profile", section="aggregates", order=40,
         caption=lambda a, png: f"Dolan-Moré performance profile (regret ≤ {a.tau:g}·r0)")
 def performance_profile_figure(a: Analysis, out: Path) -> list[Path]:
-    fig, _ = plot_performance_profile(a.results, a.profile, a.tau)
+    fig, _ = plot_performance_profile(a.results, a.profile, a.tau, highlight=a.highlight)
     return style.save(fig, out / "performance_profile", fingerprint=a.results.fingerprint)

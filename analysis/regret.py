@@ -6,8 +6,8 @@ Random Search for Machine Learning Hyperparameter Tuning", PMLR 133, 2021; bayes
 "How scoring works"), where the optimum scores 0 and random search 1:
 
 * median: per problem and budget, the median over repeats of the regret divided by random
-  search's median regret at the same budget (``norm-med-perf``; both floored at ``FLOOR``
-  first, so two exact zeros give 1, not 0/0); across problems, the median of these with its
+  search's median regret at the same budget (``norm-med-perf``; a median of 0 scores 0, two
+  exact zeros give 1, not 0/0); across problems, the median of these with its
   interquartile range over problems (bayesmark's median of medians);
 * mean: per problem, the mean over repeats of the regret clipped at c_p — random search's
   median regret after its first evaluation, bayesmark's ``clip`` — divided by c_p (so a run
@@ -21,13 +21,14 @@ Random Search for Machine Learning Hyperparameter Tuning", PMLR 133, 2021; bayes
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from hpbench.analysis import style
+from hpbench.analysis import lineup, style
 from hpbench.analysis.curves import (
     BANDS,
     Cube,
@@ -50,12 +51,6 @@ AXES = {
 }
 
 
-def _floor(v: np.ndarray) -> np.ndarray:
-    """Values as drawn on a log axis: floored at FLOOR, ``inf`` (nothing found yet) hidden."""
-    v = np.asarray(v, dtype=float)
-    return np.where(np.isfinite(v), np.maximum(v, FLOOR), np.nan)
-
-
 def problem_summary(results: Results, problem: str, axis: str = "evaluations",
                     kind: str = "iqr", n: int = 200) -> pd.DataFrame:
     """The curves of one panel: per optimizer and x, centre and band over repeats."""
@@ -74,72 +69,128 @@ def all_summaries(results: Results, axes: tuple[str, ...] = ("evaluations", "cos
     return out
 
 
-def draw_curves(ax, data: pd.DataFrame, styles: dict[str, style.Style],
-                order: list[str], *, steps: bool = True) -> pd.DataFrame:
-    """Draw centre lines and bands of ``data`` (a ``summarize`` frame) on ``ax`` in the
-    optimizer order, as step functions (best-so-far curves change only at the points);
-    returns what was drawn (floored values, NaN where hidden)."""
+def draw_curves(ax, data: pd.DataFrame, lu: lineup.Lineup, names: Sequence[str], *,
+                floor: float | None = None, steps: bool = True) -> pd.DataFrame:
+    """Draw the centre lines of ``names`` from ``data`` (a ``summarize`` frame) on ``ax``,
+    with the bands the lineup gives them, as step functions (best-so-far curves change only
+    at the points); 0 is drawn at ``floor``. Returns what was drawn (NaN where hidden)."""
     drawn = []
-    for name in order:
+    for name in names:
         part = data[data["optimizer"] == name]
         if part.empty:
             continue
         x = part["x"].to_numpy(dtype=float)
-        y, lo, hi = (_floor(part[c].to_numpy()) for c in ("centre", "low", "high"))
-        st = styles[name]
-        kw = st.line_kw()
+        y, lo, hi = (style.on_log_axis(part[c].to_numpy(), floor)
+                     for c in ("centre", "low", "high"))
         ax.plot(x, y, markevery=max(1, len(x) // 8),
-                drawstyle="steps-post" if steps else "default", **kw)
+                drawstyle="steps-post" if steps else "default", **lu.line_kw(name))
         # the band is drawn where both ends exist (an infinite upper quartile means a
         # quarter of the repeats have found nothing yet; the line still shows the centre)
         ok = np.isfinite(lo) & np.isfinite(hi)
-        if ok.any():
-            ax.fill_between(x, np.where(ok, lo, FLOOR), np.where(ok, hi, FLOOR), where=ok,
-                            color=st.color, alpha=0.15, linewidth=0,
-                            step="post" if steps else None)
+        band = lu.band_kw(name)
+        if band is not None and ok.any():
+            ax.fill_between(x, np.where(ok, lo, 1.0), np.where(ok, hi, 1.0), where=ok,
+                            step="post" if steps else None, **band)
         drawn.append(pd.DataFrame({"optimizer": name, "x": x, "y": y, "low": lo, "high": hi}))
     return pd.concat(drawn, ignore_index=True) if drawn else pd.DataFrame(
         columns=["optimizer", "x", "y", "low", "high"])
 
 
+def cost_is_evaluations(results: Results, problem: str) -> bool:
+    """Whether every trial of ``problem`` has spent as much cost as evaluations (no
+    fidelity, unit cost): then a cost panel would repeat the evaluations panel."""
+    t = results.trials
+    mine = (t["problem"] == problem).to_numpy()
+    evals = t["evals"].to_numpy(dtype=float)[mine]
+    cost = t["cum_cost"].to_numpy(dtype=float)[mine]
+    return bool(len(evals)) and bool(np.allclose(evals, cost, rtol=1e-9, atol=1e-12))
+
+
+def problem_axes(results: Results, problem: str) -> tuple[str, ...]:
+    """The x axes of a problem's figure: evaluations, cumulative cost (unless it equals
+    evaluations) and wall time."""
+    if cost_is_evaluations(results, problem):
+        return ("evaluations", "wall")
+    return ("evaluations", "cost", "wall")
+
+
+def final_scores(data: pd.DataFrame, column: str = "centre") -> dict[str, float]:
+    """Each optimizer's ``column`` at its last x: the score that picks the bands drawn."""
+    last = data.sort_values("x").groupby("optimizer", observed=True)[column].last()
+    return {str(k): float(v) for k, v in last.items()}
+
+
+def _floors(frames: dict[str, pd.DataFrame], names: Sequence[str]) -> dict[str, float | None]:
+    """Where each panel kind draws 0: from every value its panels show."""
+    out = {}
+    for key, d in frames.items():
+        d = d[d["optimizer"].isin(list(names))]
+        out[key] = style.zero_floor(d[["centre", "low", "high"]].to_numpy(dtype=float))
+    return out
+
+
+def _y_label(base: str, floor: float | None, what: str = "regret") -> str:
+    note = style.floor_note(floor, what)
+    return f"{base}\n({note})" if note else base
+
+
 def plot_problem(results: Results, problem: str, *, kind: str = "iqr",
-                 axes: tuple[str, ...] = ("evaluations", "cost", "wall"), n: int = 200,
-                 data: dict[str, pd.DataFrame] | None = None
+                 axes: tuple[str, ...] | None = None, n: int = 200,
+                 data: dict[str, pd.DataFrame] | None = None, highlight: Sequence[str] = ()
                  ) -> tuple[object, dict[str, pd.DataFrame]]:
-    """One figure for ``problem``: best-so-far regret (log scale) against each of ``axes``,
-    from the same trial log (``data``: precomputed ``problem_summary`` frames per axis).
-    Returns the figure and, per axis, the frame it drew."""
-    styles = style.styles(results.optimizers)
-    fig, axs = style.new_figure(4.0 * len(axes), 3.6, ncols=len(axes))
-    axs = np.atleast_1d(axs)
-    drawn: dict[str, pd.DataFrame] = {}
+    """One figure for ``problem``: best-so-far regret (log scale) against each of ``axes``
+    (default ``problem_axes``), from the same trial log (``data``: precomputed
+    ``problem_summary`` frames per axis), in the panels of its lineup. Returns the figure
+    and, per axis, the frame it drew."""
+    axes = axes or problem_axes(results, problem)
+    frames = {axis: data[axis] if data and axis in data else
+              problem_summary(results, problem, axis, kind, n) for axis in axes}
+    first = frames[axes[0]]
+    lu = lineup.lineup(results.optimizers, set(first["optimizer"].astype(str)),
+                       highlight=highlight, scores=final_scores(first),
+                       score="final " + ("median" if kind == "iqr" else "mean"))
+    fig, grid = lineup.panel_axes(lu, len(axes), width=4.0, height=3.4)
+    floors = _floors(frames, lu.names())
+    parts: dict[str, list[pd.DataFrame]] = {axis: [] for axis in axes}
+    for panel, row in zip(lu.panels, grid):
+        for ax, axis in zip(row, axes):
+            parts[axis].append(draw_curves(ax, frames[axis], lu, panel.names,
+                                           floor=floors[axis]))
+            style.log_scale(ax.yaxis)
+            if axis == "wall":
+                style.log_scale(ax.xaxis)
+            ax.grid(True, which="major", alpha=0.3)
+            style.mark_floor(ax, floors[axis])
+    for row in grid:
+        for ax, axis in zip(row, axes):
+            if axis == "wall":
+                style.readable_log_ticks(ax.xaxis)
+    # random search is drawn in every panel: once in what is returned
+    drawn = {axis: pd.concat(p, ignore_index=True).drop_duplicates(["optimizer", "x"])
+             .reset_index(drop=True) for axis, p in parts.items()}
+    lineup.label_panels(lu, grid, [_x_label(results, problem, a, axes) for a in axes],
+                        [_y_label(results.ref_label(problem), floors[a]) for a in axes])
     repeats = int(results.cells[results.cells["problem"] == problem]
                   .groupby("optimizer")["repeat"].nunique().max())
-    for ax, axis in zip(axs, axes):
-        summary = data[axis] if data and axis in data else \
-            problem_summary(results, problem, axis, kind, n)
-        drawn[axis] = draw_curves(ax, summary, styles, results.optimizers)
-        ax.set_yscale("log")
-        if axis == "wall":
-            ax.set_xscale("log")
-            style.readable_log_ticks(ax.xaxis)
-        ax.set_xlabel(_x_label(results, problem, axis))
-        ax.set_ylabel(results.ref_label(problem))
-        ax.grid(True, which="major", alpha=0.3)
-    fig.suptitle(f"{problem}: {BANDS[kind]} ({repeats} repeats)", fontsize=10)
-    style.legend_below(fig, axs[0], ncols=min(6, len(results.optimizers)))
+    note = lu.band_note()
+    fig.suptitle(f"{problem}: {BANDS[kind]} ({repeats} repeats)"
+                 + (f"; {note}" if note else ""), fontsize=10)
+    lineup.add_legends(fig, lu, grid)
     style.add_footer(fig, results.suite, results.fingerprint)
     return fig, drawn
 
 
-def _x_label(results: Results, problem: str, axis: str) -> str:
+def _x_label(results: Results, problem: str, axis: str, axes: Sequence[str] = ()) -> str:
     if axis == "evaluations":
+        same = "cost" not in axes and bool(axes)
         unit = results.problems.at[problem, "budget_unit"]
         if unit != "evaluations":
-            return "evaluations (count)"
-        if np.isfinite(results.problems.at[problem, "fidelity_high"]):
-            return "full-fidelity-equivalent evaluations"
-        return "evaluations"
+            label = "evaluations (count)"
+        elif np.isfinite(results.problems.at[problem, "fidelity_high"]):
+            label = "full-fidelity-equivalent evaluations"
+        else:
+            label = "evaluations"
+        return label + (" (= cumulative cost)" if same else "")
     return AXES[axis]
 
 
@@ -149,7 +200,8 @@ def _x_label(results: Results, problem: str, axis: str) -> str:
 
 def normalized(c: Cube, baseline: str = style.BASELINE) -> np.ndarray:
     """Per (problem, optimizer, point) median-over-repeats regret divided by the baseline's
-    median regret at the same point (both floored at FLOOR).
+    median regret at the same point: 0 where the optimizer's median regret is 0 (≤ FLOOR)
+    and the baseline's is not, 1 where both are.
 
     NaN where the baseline has no median yet (fewer than half its repeats found anything)
     or the pair was not run; ``inf`` where the optimizer's median is not defined yet. NaN too
@@ -164,6 +216,10 @@ def normalized(c: Cube, baseline: str = style.BASELINE) -> np.ndarray:
     base = med[:, c.optimizers.index(baseline), :]  # (P, G)
     with np.errstate(invalid="ignore", divide="ignore"):
         out = np.maximum(med, FLOOR) / np.maximum(base, FLOOR)[:, None, :]
+    # a median at the reference scores 0 (the optimum), not FLOOR over the baseline's: a
+    # log axis then draws it where it says, not at 1e-12
+    at_ref = (base <= FLOOR)[:, None, :]
+    out = np.where(med <= FLOOR, np.where(at_ref, 1.0, 0.0), out)
     out = np.where(np.isfinite(base)[:, None, :], out, np.nan)
     unbounded = (base <= FLOOR)[:, None, :] & (med > FLOOR)
     return np.where(np.isnan(med) | unbounded, np.nan, out)
@@ -224,31 +280,40 @@ def normalized_summary(c: Cube, baseline: str = style.BASELINE, *, seed: int = 0
     return frame[frame["n_problems"] > 0].reset_index(drop=True)
 
 
-def plot_normalized(results: Results, summary: pd.DataFrame) -> tuple[object, pd.DataFrame]:
+def plot_normalized(results: Results, summary: pd.DataFrame, *,
+                    highlight: Sequence[str] = ()) -> tuple[object, pd.DataFrame]:
     """Two panels: median over problems (IQR band) and mean over problems (95% bootstrap CI)
-    of the normalized regret against the budget. Returns the figure and the frame drawn."""
-    styles = style.styles(results.optimizers)
-    fig, (a1, a2) = style.new_figure(10, 4.0, ncols=2)
+    of the normalized regret against the budget (per family when there are many
+    optimizers). Returns the figure and the frame drawn."""
     x_scale, x_label = budget_axis(results)
+    kinds = {"median": ("q25", "q75", "median over problems (IQR band)"),
+             "mean": ("ci_low", "ci_high", "bayesmark normed mean (95% bootstrap CI)")}
+    frames = {centre: summary.rename(columns={centre: "centre", lo: "low", hi: "high"})
+              .assign(x=summary["point"] * x_scale)[["optimizer", "x", "centre", "low", "high"]]
+              for centre, (lo, hi, _) in kinds.items()}
+    lu = lineup.lineup(results.optimizers, set(summary["optimizer"]), highlight=highlight,
+                       scores=final_scores(frames["median"]), score="final median")
+    fig, grid = lineup.panel_axes(lu, 2, width=4.6, height=3.6)
+    floors = _floors(frames, lu.names())
     drawn = []
-    for ax, (centre, lo, hi, title) in zip(
-            (a1, a2), (("median", "q25", "q75", "median over problems (IQR band)"),
-                       ("mean", "ci_low", "ci_high", "bayesmark normed mean (95% bootstrap "
-                                                     "CI)"))):
-        data = summary.rename(columns={centre: "centre", lo: "low", hi: "high"})
-        data = data.assign(x=data["point"] * x_scale)[["optimizer", "x", "centre", "low",
-                                                        "high"]]
-        d = draw_curves(ax, data, styles, results.optimizers)
-        drawn.append(d.assign(panel=centre))
-        ax.axhline(1.0, color="0.5", linewidth=0.8)
-        ax.set_yscale("log")
-        ax.set_xlabel(x_label)
-        ax.set_ylabel(f"normalized regret\n({style.BASELINE} search = 1, optimum = 0)")
-        ax.set_title(title, fontsize=9)
-        ax.grid(True, which="major", alpha=0.3)
-    style.legend_below(fig, a1, ncols=min(6, len(results.optimizers)))
+    for panel, row in zip(lu.panels, grid):
+        for ax, centre in zip(row, kinds):
+            d = draw_curves(ax, frames[centre], lu, panel.names, floor=floors[centre])
+            drawn.append(d.assign(panel=centre))
+            ax.axhline(1.0, color="0.5", linewidth=0.8)
+            style.log_scale(ax.yaxis)
+            ax.grid(True, which="major", alpha=0.3)
+            style.mark_floor(ax, floors[centre])
+    label = f"normalized regret\n({style.BASELINE} search = 1, optimum = 0)"
+    lineup.label_panels(lu, grid, [x_label] * 2,
+                        [_y_label(label, floors[c], "normalized regret") for c in kinds],
+                        [title for _, _, title in kinds.values()])
+    note = lu.band_note()
+    fig.suptitle("normalized regret" + (f"; {note}" if note else ""))
+    lineup.add_legends(fig, lu, grid)
     style.add_footer(fig, results.suite, results.fingerprint)
-    return fig, pd.concat(drawn, ignore_index=True)
+    out = pd.concat(drawn, ignore_index=True)
+    return fig, out.drop_duplicates(["optimizer", "x", "panel"]).reset_index(drop=True)
 
 
 def budget_axis(results: Results) -> tuple[float, str]:
@@ -265,11 +330,12 @@ def budget_axis(results: Results) -> tuple[float, str]:
 
 
 def write_problem_figures(results: Results, out: Path, kind: str = "iqr",
-                          data: dict[str, dict[str, pd.DataFrame]] | None = None) -> list[Path]:
+                          data: dict[str, dict[str, pd.DataFrame]] | None = None, *,
+                          highlight: Sequence[str] = ()) -> list[Path]:
     paths = []
     for problem in results.problem_names:
-        fig, _ = plot_problem(results, problem, kind=kind,
-                              data=(data or {}).get(problem))
+        fig, _ = plot_problem(results, problem, kind=kind, data=(data or {}).get(problem),
+                              highlight=highlight)
         paths += style.save(fig, out / "regret" / _safe(problem),
                             fingerprint=results.fingerprint, title=f"regret {problem}")
     return paths
@@ -282,7 +348,7 @@ def _safe(name: str) -> str:
 @figure("regret", section="problems", order=10)
 def regret_figures(a: Analysis, out: Path) -> list[Path]:
     """``regret/<problem>``: one figure per problem (evaluations, cost, wall time)."""
-    return write_problem_figures(a.results, out, a.band, a.curves)
+    return write_problem_figures(a.results, out, a.band, a.curves, highlight=a.highlight)
 
 
 @figure("normalized_regret", section="aggregates", order=10,
@@ -291,5 +357,5 @@ def normalized_figure(a: Analysis, out: Path) -> list[Path]:
     """``normalized_regret``; none without random search in the results."""
     if a.normalized is None:
         return []
-    fig, _ = plot_normalized(a.results, a.normalized)
+    fig, _ = plot_normalized(a.results, a.normalized, highlight=a.highlight)
     return style.save(fig, out / "normalized_regret", fingerprint=a.results.fingerprint)

@@ -10,14 +10,22 @@ module) and writes:
 * ``normalized_regret``, ``ranks``, ``cd_<budget>``, ``ecdf``, ``performance_profile``,
   ``overhead`` ``.{pdf,png}`` and ``overfit/<problem>.{pdf,png}``;
 * ``tables/regret_<budget>.{md,tex,csv}``, ``tables/summary.{md,tex,csv}``;
-* ``report.html`` with all of them, the suite definition, package versions, git revision
-  and the notes a reader needs (references used, skipped figures, failed cells).
+* ``report.html`` with all of them, a guide to reading it, the suite definition, package
+  versions, git revision and the notes a reader needs (references used, skipped figures,
+  failed cells): one self-contained file (images embedded, style inline) to mail or attach
+  to a review, or, ``linked_images``, one that refers to the PNGs beside it.
+
+``<budget>`` is the budget point's label in a file name: ``50_evaluations`` where all
+problems share a budget, else the share with its percent sign as ``pct``
+(``100pct_of_the_budget``; ``tables.budget_slug``).
 """
 
 from __future__ import annotations
 
+import base64
 import html
 import json
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -27,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from hpbench.analysis import (
+    lineup,
     overfit,
     overhead,
     profiles,
@@ -70,6 +79,8 @@ class Analysis:
     overhead: pd.DataFrame
     notes: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
+    #: optimizers drawn bold over a faded field (``hpbench.analysis.lineup``)
+    highlight: tuple[str, ...] = ()
 
 
 def resolve_budgets(results: Results, budgets: Sequence[float] | None
@@ -106,16 +117,18 @@ def resolve_budgets(results: Results, budgets: Sequence[float] | None
             unit = common[1][:-1] if amount == 1 and common[1].endswith("s") else common[1]
             labels.append(f"{amount:.4g} {unit}")
         else:
-            labels.append(f"{100 * f:.3g}% of the budget")
+            labels.append(tables.share_label(f))
     return fracs, labels
 
 
 def analyse(results: Results, *, band: str = "iqr", budgets: Sequence[float] | None = None,
             posthoc: str = "nemenyi", alpha: float = 0.05, tau: float = 1e-3,
-            n_points: int = 200, problem_curves: bool = True) -> Analysis:
+            n_points: int = 200, problem_curves: bool = True,
+            highlight: Sequence[str] = ()) -> Analysis:
     """Compute every number the figures and tables show."""
     if band not in BANDS:
         raise ValueError(f"band must be one of {sorted(BANDS)}, got {band!r}")
+    highlight = lineup.check_highlight(highlight, results.optimizers)
     clock = time.perf_counter
     seconds: dict[str, float] = {}
     notes: list[str] = []
@@ -200,7 +213,7 @@ def analyse(results: Results, *, band: str = "iqr", budgets: Sequence[float] | N
                     normalized_at=normalized_at, ranks=rank_frame, friedman=friedman,
                     versus_best=vb, targets=tgt, ecdf=ecdf, tau=tau, runtimes=rt,
                     profile=profile, overfit_cubes=oc, overhead=oh, notes=notes,
-                    seconds=seconds)
+                    seconds=seconds, highlight=highlight)
 
 
 def write_figures(a: Analysis, out: Path) -> dict[str, list[Path]]:
@@ -215,17 +228,18 @@ def write_tables(a: Analysis, out: Path) -> dict[str, dict[str, str]]:
     refs = r.problems["ref_kind"]
     written: dict[str, dict[str, str]] = {}
     tdir = out / "tables"
-    for label in a.budget_labels:
+    for frac, label in zip(a.budgets, a.budget_labels):
         vb = a.versus_best[label]
         md = tables.regret_markdown(vb, r.problem_names, r.optimizers, refs, label)
         tex = tables.regret_latex(vb, r.problem_names, r.optimizers, refs, label,
-                                  label=f"tab:regret-{style.slug(label)}")
+                                  label=f"tab:regret-{tables.budget_slug(label)}")
         csv = vb.assign(budget=label, reference=vb["problem"].map(refs))
-        name = f"regret_{style.slug(label)}"
+        name = f"regret_{tables.budget_slug(label)}"
         tables.write_all(tdir, name, markdown=md, latex=tex, csv=csv)
-        written[name] = {"title": f"Regret at {label}", "markdown": md, "latex": tex,
+        written[name] = {"title": f"Regret at {_budget_words(frac, label)}", "markdown": md,
+                         "latex": tex,
                          "html": tables.regret_html(vb, r.problem_names, r.optimizers, refs,
-                                                    label)}
+                                                    label, highlight=a.highlight)}
     per_budget: dict[str, dict] = {}
     tests: dict[str, str] = {}
     for label in a.budget_labels:
@@ -240,16 +254,40 @@ def write_tables(a: Analysis, out: Path) -> dict[str, dict[str, str]]:
     md = tables.summary_markdown(frame, tests)
     tex = tables.summary_latex(frame, tests)
     tables.write_all(tdir, "summary", markdown=md, latex=tex, csv=frame.reset_index())
+    words = {label: _budget_words(f, label) for f, label in zip(a.budgets, a.budget_labels)}
     written["summary"] = {"title": "Summary per optimizer", "markdown": md, "latex": tex,
-                          "html": _frame_html(frame, tests)}
+                          "html": _frame_html(frame, tests, words, a.highlight)}
     return written
 
 
-def _frame_html(frame: pd.DataFrame, tests: dict[str, str]) -> str:
+def _budget_words(frac: float, label: str) -> str:
+    """A budget for a heading: its label, and its share when the label is an amount
+    (``"12 evaluations (100 % of the budget)"``)."""
+    share = tables.share_label(frac)
+    return label if label == share else f"{label} ({share})"
+
+
+def _frame_html(frame: pd.DataFrame, tests: dict[str, str],
+                words: dict[str, str] | None = None, highlight: Sequence[str] = ()) -> str:
+    """The summary table of the report: a header row per budget over its columns, the rows
+    sorted by mean rank at the largest budget (n/a last), the highlighted optimizers'
+    rows marked, and what the columns mean."""
+    e = html.escape
     cols = list(frame.columns)
     best = {c: frame[c].min(skipna=True) for c in cols}
-    rows = ["<table><thead><tr><th>optimizer</th>"
-            + "".join(f"<th>{html.escape(c)}</th>" for c in cols) + "</tr></thead><tbody>"]
+    groups: dict[str, int] = {}
+    for c in cols:  # "mean rank @ 12 evaluations": metric @ budget label
+        label = c.partition(" @ ")[2]
+        groups[label] = groups.get(label, 0) + 1
+    ranked = [c for c in cols if c.startswith("mean rank @ ")]
+    if ranked:
+        frame = frame.sort_values(ranked[-1], na_position="last", kind="stable")
+    words = words or {}
+    rows = ["<table class='summary'><thead><tr><th rowspan='2'>optimizer</th>"
+            + "".join(f"<th colspan='{n}' class='group'>{e(words.get(label, label))}</th>"
+                      for label, n in groups.items())
+            + "</tr><tr>" + "".join(f"<th>{e(c.partition(' @ ')[0])}</th>" for c in cols)
+            + "</tr></thead><tbody>"]
     for o, row in frame.iterrows():
         cells = []
         for c in cols:
@@ -257,10 +295,20 @@ def _frame_html(frame: pd.DataFrame, tests: dict[str, str]) -> str:
             t = "n/a" if pd.isna(v) else ("∞" if np.isinf(v) else f"{v:.3g}")
             cells.append(f"<td><b>{t}</b></td>" if not pd.isna(v) and v == best[c]
                          else f"<td>{t}</td>")
-        rows.append(f"<tr><td>{html.escape(str(o))}</td>" + "".join(cells) + "</tr>")
+        mark = " class='hl'" if o in highlight else ""
+        rows.append(f"<tr{mark}><td>{html.escape(str(o))}</td>" + "".join(cells) + "</tr>")
     rows.append("</tbody></table>")
-    items = "".join(f"<li>{html.escape(k)}: {html.escape(v)}</li>" for k, v in tests.items())
-    return "\n".join(rows) + (f"<ul>{items}</ul>" if items else "")
+    order = (f" Rows sorted by mean rank at {ranked[-1].partition(' @ ')[2]}."
+             if ranked else "")
+    caption = ("Mean rank: on each problem the optimizers' median regrets over repeats are "
+               "ranked (1 = best), among the optimizers that ran on every problem (n/a: left "
+               "out of the test); the mean is over problems. Normalized regret (bayesmark): "
+               "random search's median = 1, optimum = 0; the median over problems, and "
+               "bayesmark's normalized mean (regrets clipped at random search's median first "
+               "regret). Bold: the best of a column." + order)
+    items = "".join(f"<li>{e(k)}: {e(v)}</li>" for k, v in tests.items())
+    return ("\n".join(rows) + f"\n<p class='caption'>{e(caption)}</p>"
+            + (f"<ul>{items}</ul>" if items else ""))
 
 
 def _environment(results: Results) -> tuple[dict[str, list[str]], list[str], list[str]]:
@@ -285,27 +333,64 @@ figcaption { font-size: 0.85em; color: #555; }
 table { border-collapse: collapse; font-size: 0.8em; margin: 0.5em 0; }
 th, td { padding: 2px 8px; border-bottom: 1px solid #ddd; text-align: right; }
 td:first-child, th:first-child { text-align: left; } pre { background: #f6f6f6; padding: 1em; }
+th.group { text-align: center; border-bottom: 1px solid #999; }
+th .ref { font-weight: normal; color: #666; }
+tr.hl td, .table-wrap tr.hl td:first-child, th.hl { background: #fff3c4; }
+.table-wrap { overflow-x: auto; max-width: 100%; }
+.table-wrap td:first-child, .table-wrap th:first-child { position: sticky; left: 0;
+  background: #fff; }
 .caption { font-size: 0.85em; color: #555; } .grid { display: flex; flex-wrap: wrap; gap: 8px; }
-.grid figure { width: 48%; } .footer { font-size: 0.8em; color: #666; margin-top: 3em; }
+.grid figure { width: 48%; } .grid figure.wide { width: 100%; }
+.guide { font-size: 0.9em; } .guide li { margin: 0.2em 0; }
+.footer { font-size: 0.8em; color: #666; margin-top: 3em; }
 """
 
+#: a figure at least this much wider than high takes a whole row of a grid section (three
+#: panels side by side at half the page width would shrink their text below reading size)
+WIDE = 2.0
 
-def _figure_html(out: Path, png: Path, caption: str) -> str:
-    """A PNG linked to its PDF, with its caption."""
+
+def _png_size(data: bytes) -> tuple[int, int]:
+    """(width, height) of a PNG from its IHDR chunk; (0, 0) when ``data`` is no PNG."""
+    if data[:8] != b"\x89PNG\r\n\x1a\n" or len(data) < 24:
+        return 0, 0
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
+
+def _figure_html(out: Path, png: Path, caption: str, *, linked: bool = False) -> str:
+    """A figure with its caption: the PNG embedded as a data URI (the report is one file to
+    mail), or, ``linked``, a reference to the PNG on disk linked to its PDF. The caption
+    names the PDF either way."""
     e = html.escape
     rel = png.relative_to(out).as_posix()
     pdf = png.with_suffix(".pdf").relative_to(out).as_posix()
-    return (f"<figure><a href='{e(pdf)}'><img src='{e(rel)}' alt='{e(png.stem)}'></a>"
-            f"<figcaption>{e(caption)}</figcaption></figure>")
+    data = png.read_bytes()
+    width, height = _png_size(data)
+    wide = " class='wide'" if height and width >= WIDE * height else ""
+    files = f" <code>{e(pdf)}</code>"
+    if linked:
+        img = f"<a href='{e(pdf)}'><img src='{e(rel)}' alt='{e(png.stem)}'></a>"
+    else:
+        img = (f"<img src='data:image/png;base64,{base64.b64encode(data).decode('ascii')}' "
+               f"alt='{e(png.stem)}'>")
+    return f"<figure{wide}>{img}<figcaption>{e(caption)} ·{files}</figcaption></figure>"
 
 
-def _section_html(out: Path, sec: registry.Section, pngs: list[tuple[Path, str]]
-                  ) -> list[str]:
+def _section_html(out: Path, sec: registry.Section, pngs: list[tuple[Path, str]], *,
+                  linked: bool = False) -> list[str]:
     head = f"<h2>{html.escape(sec.title)}</h2>"
-    parts = [_figure_html(out, png, caption) for png, caption in pngs]
+    parts = [_figure_html(out, png, caption, linked=linked) for png, caption in pngs]
     if sec.grid:
         return [head + "<div class='grid'>", *parts, "</div>"]
     return [head, *parts]
+
+
+def _wrap_tables(page: str) -> str:
+    """Every table in a horizontal scroll box: a table of 40 optimizers scrolls inside the
+    page (its first column stays put) instead of widening it."""
+    return re.sub(r"<table\b.*?</table>",
+                  lambda m: ("<div class='table-wrap' style='overflow-x:auto'>"
+                             f"{m.group(0)}</div>"), page, flags=re.S)
 
 
 def _tables_html(tabs: dict[str, dict[str, str]]) -> list[str]:
@@ -324,12 +409,79 @@ def _head_html(a: Analysis) -> list[str]:
             f"<p>fingerprint <code>{e(r.fingerprint)}</code> (from {e(r.fingerprint_source)});"
             f" {len(r.problem_names)} problems × {len(r.optimizers)} optimizers; {len(r.cells)} "
             f"cells ({', '.join(f'{v} {k}' for k, v in status.items())}); "
-            f"{len(r.trials):,} trials; budget {e(budget)}; bands: {e(BANDS[a.band])}.</p>"]
+            f"{len(r.trials):,} trials; budget {e(budget)}; bands: {e(BANDS[a.band])}"
+            + (f"; highlighted: {e(', '.join(a.highlight))}" if a.highlight else "")
+            + ".</p>"]
+    body += _guide_html(a)
     notes = r.notes + a.notes
     if notes:
         body.append("<h2>Notes</h2><ul>" + "".join(f"<li>{e(n)}</li>" for n in notes)
                     + "</ul>")
     return body
+
+
+_REFERENCES = {"optimum": "the exact optimum (“regret”)",
+               "best known": "the shipped best-known value of the instance (“vs best known”)",
+               "best seen": "the best value any optimizer reached on the instance "
+                            "(“vs best seen”)"}
+
+
+def _guide_html(a: Analysis) -> list[str]:
+    """“How to read this report”: the definitions the figures and tables use, with this
+    analysis's band, references, targets, τ and test."""
+    r = a.results
+    kinds = [k for k in _REFERENCES if k in set(r.problems["ref_kind"])]
+    res = next((f for f in a.friedman.values() if f is not None), None)
+    alpha = res.alpha if res is not None else 0.05
+    posthoc = {"nemenyi": "Nemenyi", "wilcoxon": "Wilcoxon signed-rank, Holm"}.get(
+        res.posthoc if res is not None else "nemenyi", "Nemenyi")
+    items = [
+        "<b>Cell, repeat</b>: a cell is one problem × optimizer × repeat, run under the budget."
+        " At repeat k every optimizer meets the same problem instance (seed, noise, data "
+        "split), so repeats pair up across optimizers.",
+        "<b>Regret</b> (lower is better): the best noise-free value found so far at full "
+        "fidelity, minus the reference: " + "; or ".join(_REFERENCES[k] for k in kinds)
+        + ". The axis labels and the tables' reference column say which. A run without a "
+        "result yet has no regret and counts as worse than any (∞). Log axes cannot show "
+        "0: a regret of 0 is drawn at a floor below the smallest one shown, which the axis "
+        "states.",
+        f"<b>Lines and bands</b>: {BANDS[a.band]} (<code>hpbench figures --band "
+        "iqr|ci</code>); per problem against evaluations, cumulative cost and wall time. "
+        "With many optimizers, bands may be shaded only for the best few and any "
+        "highlighted ones. An optimizer is drawn alike in every figure: the hue says its "
+        "family, shade and marker the member; random search is black and dashed.",
+        "<b>Normalized regret</b> (bayesmark): per problem and budget, regret divided by "
+        "random search's median regret (optimum = 0, random search = 1), then over "
+        "problems: the median, and bayesmark's mean of regrets clipped at random search's "
+        "first result.",
+        "<b>Rank plot</b>: at each budget the optimizers are ranked by regret in every "
+        "(problem, repeat) block (ties share a rank; no result yet ranks last), the rank "
+        "scaled to [0, 1] within the block, (rank − 1) / (n − 1) for n optimizers (0 = "
+        "best), so blocks of different sizes weigh alike, then averaged over blocks.",
+        f"<b>ECDF</b> (COCO): the fraction of (problem, repeat, target) triples reached by "
+        f"each budget; {a.targets.shape[1]} targets per problem, log-spaced from r0 to "
+        "r0·10⁻⁸, r0 the median regret of a run's first result. Higher is better.",
+        "<b>Performance profile</b> (Dolan-Moré): a (problem, repeat) instance is solved at "
+        f"regret ≤ {a.tau:g}·r0; the curve at α is the share of instances an optimizer "
+        "solved within α times the budget of the fastest one (at α = 1: how often it was "
+        "fastest).",
+        "<b>Critical-difference diagram</b>, per budget: each optimizer's median regret "
+        "over repeats is ranked on every problem; the axis is the mean rank over problems "
+        "(lower is better), the title the Friedman test; a bar joins optimizers not "
+        f"significantly different at α = {alpha:g} ({posthoc}). Optimizers or problems are "
+        "left out until every optimizer ran on every problem (the notes say which).",
+        "<b>Tables</b>: regret as median [interquartile range] over repeats; bold: lowest "
+        "median; underlined: not significantly worse than it (one-sided Mann-Whitney U, "
+        "Holm-corrected per problem).",
+        "<b>Fingerprint</b>: the line in each figure's top-right corner names the suite "
+        f"and its fingerprint <code>{html.escape(r.fingerprint)}</code>, a hash of "
+        + ("the suite as run (run.json)" if r.fingerprint_source == "run.json" else
+           "the cells' problem instances and budgets")
+        + ", as in this report's header: a figure cut out of the report still names the "
+        "run that made it.",
+    ]
+    return ["<h2>How to read this report</h2><ul class='guide'>"
+            + "".join(f"<li>{i}</li>" for i in items) + "</ul>"]
 
 
 def _appendix_html(r: Results) -> list[str]:
@@ -353,11 +505,16 @@ def _appendix_html(r: Results) -> list[str]:
 
 
 def write_html(a: Analysis, out: Path, figs: dict[str, list[Path]],
-               tabs: dict[str, dict[str, str]]) -> Path:
-    """``report.html``: every figure (PNG, linked to its PDF) in its registered section,
-    the tables, the suite definition, versions, git revision and notes."""
+               tabs: dict[str, dict[str, str]], *, linked_images: bool = False) -> Path:
+    """``report.html``: a guide to reading it, every figure in its registered section, the
+    tables, the suite definition, versions, git revision and notes.
+
+    One self-contained file: the PNGs embedded as data URIs, the style inline, no
+    reference to another file, so it can be mailed or attached to a review (the PNG and
+    PDF files stay beside it). ``linked_images``: refer to the PNGs on disk instead, each
+    linked to its PDF (a smaller file that needs its folder)."""
     body = _head_html(a)
-    parts = [(sec.order, _section_html(out, sec, pngs))
+    parts = [(sec.order, _section_html(out, sec, pngs, linked=linked_images))
              for sec, pngs in registry.sections(a, figs)]
     parts.append((registry.TABLES.order, _tables_html(tabs)))
     for _, lines in sorted(parts, key=lambda part: part[0]):
@@ -366,26 +523,30 @@ def write_html(a: Analysis, out: Path, figs: dict[str, list[Path]],
     e = html.escape
     page = ("<!DOCTYPE html><html><head><meta charset='utf-8'>"
             f"<title>hpbench report: {e(a.results.suite)}</title><style>{_CSS}</style>"
-            "</head><body>" + "\n".join(body) + "</body></html>\n")
+            "</head><body>" + _wrap_tables("\n".join(body)) + "</body></html>\n")
     path = out / "report.html"
     path.write_text(page, encoding="utf-8")
     return path
 
 
 def make_figures(results_dir: Path | str, out_dir: Path | str | None = None,
-                 band: str = "iqr", budgets: Sequence[float] | None = None) -> Path:
+                 band: str = "iqr", budgets: Sequence[float] | None = None, *,
+                 linked_images: bool = False, highlight: Sequence[str] = ()) -> Path:
     """Every figure (PDF + PNG), table (Markdown, LaTeX, CSV) and ``report.html`` of
     ``results_dir`` into ``out_dir`` (default ``<results_dir>/figures``); returns it.
 
     ``band``: ``"iqr"`` (median and interquartile range over repeats) or ``"ci"`` (mean and
     95% bootstrap CI). ``budgets``: where statistics and tables are computed — shares of the
     budget in (0, 1] or amounts in its unit; default a quarter, half and all of it.
+    ``linked_images``: ``report.html`` refers to the PNGs on disk instead of embedding them.
+    ``highlight``: optimizers drawn bold over a faded field in every figure (an unknown name
+    raises ``lineup.UnknownOptimizerError``).
     """
     out = Path(out_dir) if out_dir is not None else ResultsDir(results_dir).figures
     results = load(results_dir)
-    a = analyse(results, band=band, budgets=budgets)
+    a = analyse(results, band=band, budgets=budgets, highlight=highlight)
     out.mkdir(parents=True, exist_ok=True)
     figs = write_figures(a, out)
     tabs = write_tables(a, out)
-    write_html(a, out, figs, tabs)
+    write_html(a, out, figs, tabs, linked_images=linked_images)
     return out

@@ -30,6 +30,7 @@ from hpbench.analysis import style
 from hpbench.analysis.curves import _HUGE, Cube, quantiles
 from hpbench.analysis.load import Results
 from hpbench.analysis.registry import figure
+from hpbench.analysis.tables import budget_slug, share_label
 
 if TYPE_CHECKING:  # pragma: no cover
     from hpbench.analysis.report import Analysis
@@ -191,17 +192,25 @@ def plot_cd(results: Results, res: FriedmanResult, budget_label: str
 
 
 def _cd_caption(a: Analysis, png: Path) -> str:
-    return f"critical-difference diagram at {png.stem.removeprefix('cd_').replace('_', ' ')}"
+    """The budget in words, from the analysis (a file name cannot hold a '%'), with its
+    share of the budget when the label is an amount."""
+    for frac, label in zip(a.budgets, a.budget_labels):
+        if png.stem == f"cd_{budget_slug(label)}":
+            share = share_label(frac)
+            return (f"critical-difference diagram at {label}"
+                    + ("" if label == share else f" ({share})"))
+    return f"critical-difference diagram {png.stem}"
 
 
 @figure("cd", section="statistics", order=10, caption=_cd_caption)
 def cd_figures(a: Analysis, out: Path) -> list[Path]:
-    """``cd_<budget>``: a critical-difference diagram per budget with a Friedman result."""
+    """``cd_<budget>``: a critical-difference diagram per budget with a Friedman result
+    (``cd_100pct_of_the_budget``, or ``cd_50_evaluations`` where problems share a budget)."""
     paths: list[Path] = []
     for label, res in a.friedman.items():
         if res is not None:
             fig, _ = plot_cd(a.results, res, label)
-            paths += style.save(fig, out / f"cd_{style.slug(label)}",
+            paths += style.save(fig, out / f"cd_{budget_slug(label)}",
                                 fingerprint=a.results.fingerprint)
     return paths
 

@@ -9,6 +9,7 @@ the best) and ``hpbench.analysis.stats.friedman``; this module only formats them
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -31,6 +32,20 @@ def fmt(v: float) -> str:
     if v == 0:
         return "0"
     return f"{v:.3g}"
+
+
+def share_label(frac: float) -> str:
+    """A share of the budget in words, the percent sign kept: ``0.25`` -> ``"25 % of the
+    budget"``."""
+    return f"{100 * frac:.4g} % of the budget"
+
+
+def budget_slug(label: str) -> str:
+    """A budget label as part of a file name, the percent sign kept as ``pct``:
+    ``"25 % of the budget"`` -> ``25pct_of_the_budget``, ``"50 evaluations"`` ->
+    ``50_evaluations``, ``"2.5 evaluations"`` -> ``2_5_evaluations``."""
+    text = re.sub(r"\s*%", "pct", label)
+    return re.sub(r"[^0-9A-Za-z]+", "_", text).strip("_")
 
 
 def latex_escape(text: str) -> str:
@@ -119,25 +134,44 @@ def regret_latex(vb: pd.DataFrame, problems: Sequence[str], optimizers: Sequence
 
 
 def regret_html(vb: pd.DataFrame, problems: Sequence[str], optimizers: Sequence[str],
-                refs: pd.Series, budget_label: str, alpha: float = 0.05) -> str:
+                refs: pd.Series, budget_label: str, alpha: float = 0.05, *,
+                transpose: bool | None = None, highlight: Sequence[str] = ()) -> str:
+    """The final-regret table for the HTML report. ``transpose``: one row per optimizer and
+    one column per problem (its reference under its name); by default when there are more
+    optimizers than problems, so forty optimizers make forty rows, not forty columns.
+    ``highlight``: optimizers whose row (or column head) is marked ``class='hl'``."""
     import html
 
+    e = html.escape
     text, best, tie = regret_grid(vb, problems, optimizers)
-    rows = ["<table class='regret'><thead><tr><th>problem</th><th>reference</th>"
-            + "".join(f"<th>{html.escape(o)}</th>" for o in optimizers) + "</tr></thead><tbody>"]
-    for p in text.index:
-        cells = []
-        for o in text.columns:
-            t = html.escape(text.at[p, o])
-            if best.at[p, o]:
-                t = f"<b>{t}</b>"
-            elif tie.at[p, o]:
-                t = f"<u>{t}</u>"
-            cells.append(f"<td>{t}</td>")
-        rows.append(f"<tr><td>{html.escape(p)}</td><td>{html.escape(str(refs.get(p, '')))}"
-                    f"</td>" + "".join(cells) + "</tr>")
+
+    def cell(p: str, o: str) -> str:
+        t = e(text.at[p, o])
+        if best.at[p, o]:
+            t = f"<b>{t}</b>"
+        elif tie.at[p, o]:
+            t = f"<u>{t}</u>"
+        return f"<td>{t}</td>"
+
+    def mark(o: str) -> str:
+        return " class='hl'" if o in highlight else ""
+
+    if transpose is None:
+        transpose = len(text.columns) > len(text.index)
+    if transpose:
+        rows = ["<table class='regret'><thead><tr><th>optimizer</th>"
+                + "".join(f"<th>{e(p)}<br><span class='ref'>{e(str(refs.get(p, '')))}</span>"
+                          "</th>" for p in text.index) + "</tr></thead><tbody>"]
+        rows += [f"<tr{mark(o)}><td>{e(o)}</td>" + "".join(cell(p, o) for p in text.index)
+                 + "</tr>" for o in text.columns]
+    else:
+        rows = ["<table class='regret'><thead><tr><th>problem</th><th>reference</th>"
+                + "".join(f"<th{mark(o)}>{e(o)}</th>" for o in text.columns)
+                + "</tr></thead><tbody>"]
+        rows += [f"<tr><td>{e(p)}</td><td>{e(str(refs.get(p, '')))}</td>"
+                 + "".join(cell(p, o) for o in text.columns) + "</tr>" for p in text.index]
     rows.append("</tbody></table>")
-    return "\n".join(rows) + f"\n<p class='caption'>{html.escape(caption(budget_label, alpha))}</p>"
+    return "\n".join(rows) + f"\n<p class='caption'>{e(caption(budget_label, alpha))}</p>"
 
 
 def summary_frame(optimizers: Sequence[str], per_budget: dict[str, dict]) -> pd.DataFrame:

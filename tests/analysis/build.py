@@ -141,3 +141,57 @@ def ranked(out: Path, n_problems: int = 4, repeats: int = 5) -> Path:
                 write(out, f"q{p}", opt, r, cell_columns([20.0, vals[r]]), optimum=0.0,
                       budget=2)
     return out
+
+
+def _fidelity_schedule(budget: float) -> list[float]:
+    """Fidelities of a multi-fidelity cell that spends exactly ``budget`` full-fidelity
+    equivalents: nine trials at 1/9, three at 1/3, then full fidelity."""
+    fids = [1 / 9] * 9 + [1 / 3] * 3
+    return fids + [1.0] * round(budget - 2)
+
+
+def many_optimizers(out: Path, *, repeats: int = 2, budget: int = 6) -> Path:
+    """Every registered optimizer (44, of every family folder) on two problems, as
+    ``make bench`` yields them, written through the real store in about a second (a real
+    run of these 176 cells takes 20 s):
+
+    * ``fid`` — exact optimum 0, a fidelity in [1/9, 1]; optimizers that require fidelity
+      (or checkpoints) climb a fidelity ladder, the others evaluate at full fidelity; a trial
+      costs its fidelity (the cost axis is the evaluations axis); ``tpe`` reaches the
+      optimum (regret 0) at its last trial of repeat 0;
+    * ``tuned`` — no optimum known (regret vs the best seen), test values, each trial costs
+      0.5 … 1.5 (cost and evaluations differ); not applicable to fidelity-requiring
+      optimizers.
+
+    Values are seeded per (problem, optimizer, repeat): geometric progress at a rate that
+    differs by optimizer, with noise."""
+    import numpy as np
+
+    from hpbench import registry
+
+    entries = registry.entries("optimizer")
+    for k, (name, entry) in enumerate(sorted(entries.items())):
+        multi = bool(entry.requires & {"fidelity", "checkpoint"})
+        rate = 0.15 + 0.5 * ((k * 7) % 11) / 10
+        for r in range(repeats):
+            rng = np.random.default_rng([k, r])
+            fids = _fidelity_schedule(budget) if multi else [1.0] * budget
+            n = len(fids)
+            vals = [float(20 * np.exp(-rate * t) * rng.uniform(0.5, 1.5)) for t in range(n)]
+            if name == "tpe" and r == 0:
+                vals[-1] = 0.0
+            ask = [0.001 * (1 + k % 5) * (1 + t) ** (k % 3) for t in range(n)]
+            write(out, "fid", name, r, cell_columns(vals, fidelity=fids, f_max=1.0, cost=fids,
+                                                   ask_s=ask),
+                  budget=budget, optimum=0.0, fidelity=(1 / 9, 1.0))
+            if multi:
+                write(out, "tuned", name, r, cell_columns([]), budget=budget,
+                      status="not-applicable")
+                continue
+            vals = [float(0.1 + 0.3 * np.exp(-rate * t) * rng.uniform(0.8, 1.2))
+                    for t in range(budget)]
+            test = [v + float(rng.normal(0.02, 0.01)) for v in vals]
+            cost = [float(c) for c in rng.uniform(0.5, 1.5, budget)]
+            write(out, "tuned", name, r, cell_columns(vals, test_values=test, cost=cost,
+                                                     ask_s=ask[:budget]), budget=budget)
+    return out

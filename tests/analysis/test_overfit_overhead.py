@@ -36,10 +36,35 @@ def test_overfit_figure_draws_medians_and_final_points(results):
     assert alpha["val_regret"].tolist() == pytest.approx([1.5, 1.2, 0.2, 0.0])
     fig, drawn = overfit.plot_overfit(results, "p2", curves, overfit.final_pairs(results))
     solid = next(ln for ln in fig.axes[0].get_lines() if ln.get_label() == "alpha")
-    assert solid.get_ydata().tolist() == pytest.approx([1.5, 1.2, 0.2, 1e-12])
+    # the smallest positive regret drawn is 0.1 (random's test regret): 0 a decade below it
+    assert solid.get_ydata().tolist() == pytest.approx([1.5, 1.2, 0.2, 0.01])
+    assert "regret 0 drawn at 0.01" in fig.axes[0].get_ylabel()
+    assert fig.axes[0].get_ylim()[0] == pytest.approx(0.01 / 10 ** 0.15)
     pts = drawn["final"]
     assert len(pts) == 6 and set(pts["optimizer"]) == {"alpha", "random"}
     assert len(fig.axes[1].collections) == 2  # one scatter per optimizer
+
+
+def test_the_final_scatter_compares_validation_and_test_values_of_one_configuration(results):
+    """Validation regret (vs the best true value) against test regret (vs the best test
+    value) put y = x between two references; the values themselves share one."""
+    pairs = overfit.final_pairs(results)
+    cs = cubes(results, budget_points(results), ["val_regret", "test_regret"])
+    curves = overfit.overfit_curves(cs["val_regret"], cs["test_regret"], "p2")
+    fig, drawn = overfit.plot_overfit(results, "p2", curves, pairs)
+    scatter = fig.axes[1]
+    alpha = next(c for c in scatter.collections if c.get_label() == "alpha")
+    # alpha's final incumbent, repeat 0: validation value 1.0 (trial 1), its test value 1.5
+    assert alpha.get_offsets()[0].tolist() == pytest.approx([1.0, 1.5])
+    assert "validation value" in scatter.get_xlabel() and scatter.get_ylabel() == "test value"
+    assert "the test value against the\nvalidation value of the same configuration" in \
+        scatter.get_title()
+    diagonal = [ln for ln in scatter.get_lines() if ln.get_label() == "_nolegend_"]
+    assert len(diagonal) == 1
+    x, y = diagonal[0].get_data()
+    assert list(x) == list(y)  # test = validation
+    want = pairs[pairs["problem"] == "p2"]
+    assert sorted(drawn["final"]["x"]) == pytest.approx(sorted(want["val_value"]))
 
 
 def test_overhead_is_ask_plus_tell_per_trial_by_number_of_observations(tmp_path):

@@ -43,13 +43,36 @@ def test_an_optimizer_that_did_not_run_is_left_out_of_the_block(tmp_path):
     assert data.loc["a", "block_size"] == 2.5
 
 
-def test_rank_figure_draws_the_mean_ranks(tmp_path):
+def test_rank_figure_draws_the_mean_normalized_ranks(tmp_path):
     r = load(two_optimizers(tmp_path))
     data = ranks.average_ranks(cube(r, budget_points(r)))
     fig, drawn = ranks.plot_ranks(r, data)
     ax = fig.axes[0]
     line = next(ln for ln in ax.get_lines() if ln.get_label() == "alpha")
     assert line.get_xdata().tolist() == [1, 2, 3, 4]
-    assert line.get_ydata().tolist() == pytest.approx(
-        data[data["optimizer"] == "alpha"]["mean_rank"].tolist())
+    # two optimizers: rank 1 is 0 and rank 2 is 1, so the normalized rank is mean rank − 1
+    want = data[data["optimizer"] == "alpha"]["mean_rank"].to_numpy() - 1
+    assert line.get_ydata().tolist() == pytest.approx(want.tolist())
     assert np.allclose(drawn[drawn["optimizer"] == "alpha"]["y"], line.get_ydata())
+    assert "(rank − 1) / (n − 1)" in ax.get_ylabel() and "0 = best" in ax.get_ylabel()
+    assert ax.get_ylim() == pytest.approx((-0.03, 1.03))
+
+
+def test_ranks_are_normalized_within_blocks_of_different_sizes(tmp_path):
+    """Blocks of 3 and of 2 optimizers (one did not run on q): the last of 3 and the last
+    of 2 are both 1, the first of each 0 — a raw mean rank mixes 3 with 2."""
+    for opt, v in (("a", 1.0), ("b", 2.0), ("c", 3.0)):
+        write(tmp_path, "p", opt, 0, cell_columns([v]), optimum=0.0, budget=1)
+    for opt, v in (("a", 2.0), ("b", 1.0)):
+        write(tmp_path, "q", opt, 0, cell_columns([v]), optimum=0.0, budget=1)
+    # a problem only "a" ran on: a block of one ranks nothing
+    write(tmp_path, "s", "a", 0, cell_columns([5.0]), optimum=0.0, budget=1)
+    r = load(tmp_path)
+    data = ranks.average_ranks(cube(r, budget_points(r))).set_index("optimizer")
+    assert data.loc["a", "norm_rank"] == pytest.approx(0.5)  # 0 of 3 on p, 1 of 2 on q
+    assert data.loc["b", "norm_rank"] == pytest.approx(0.25)  # 0.5 on p, 0 on q
+    assert data.loc["c", "norm_rank"] == 1.0
+    assert data.loc["a", "mean_rank"] == pytest.approx(4 / 3)  # 1, 2 and 1 (alone on s)
+    fig, _ = ranks.plot_ranks(r, data.reset_index())
+    c = next(ln for ln in fig.axes[0].get_lines() if ln.get_label() == "c")
+    assert c.get_ydata().tolist() == [1.0]

@@ -5,8 +5,8 @@ import pytest
 
 from hpbench.analysis import regret, style
 from hpbench.analysis.curves import budget_points, cube
-from hpbench.analysis.load import FLOOR, load
-from tests.analysis.build import two_optimizers
+from hpbench.analysis.load import load
+from tests.analysis.build import cell_columns, two_optimizers, write
 
 
 @pytest.fixture
@@ -22,29 +22,51 @@ def _line(ax, label):
 
 def test_problem_figure_draws_the_median_of_each_optimizer(results):
     fig, drawn = regret.plot_problem(results, "p1")
-    ax_evals, ax_cost, ax_wall = fig.axes[:3]
+    # one unit of cost per trial: the cost panel would repeat the evaluations panel
+    ax_evals, ax_wall = fig.axes
     alpha = _line(ax_evals, "alpha")
     assert alpha.get_xdata().tolist() == [1, 2, 3, 4]
     assert alpha.get_ydata().tolist() == [4, 3, 0.5, 0.25]
     assert _line(ax_evals, "random").get_ydata().tolist() == [5, 3, 3, 1]
     assert ax_evals.get_yscale() == "log" and ax_wall.get_xscale() == "log"
     assert ax_evals.get_ylabel() == "regret"
-    assert set(drawn) == {"evaluations", "cost", "wall"}
-    # cost is one per trial here: the same curve against cumulative cost
-    cost = _line(ax_cost, "alpha")
-    assert cost.get_ydata()[0] == 4 and cost.get_ydata()[-1] == 0.25
+    assert ax_evals.get_xlabel() == "evaluations (= cumulative cost)"
+    assert set(drawn) == {"evaluations", "wall"}
     assert "median and interquartile range" in fig._suptitle.get_text()
     assert any(results.fingerprint in t.get_text() for t in fig.texts)
 
 
-def test_zero_regret_is_drawn_at_the_floor_and_the_reference_is_named(results):
+def test_a_cost_that_differs_from_the_evaluations_gets_its_own_panel(tmp_path):
+    for r in range(2):
+        write(tmp_path, "p", "random", r, cell_columns([4, 3, 2, 1], cost=[2, 1, 3, 1]),
+              optimum=0.0)
+    results = load(tmp_path)
+    assert regret.problem_axes(results, "p") == ("evaluations", "cost", "wall")
+    fig, drawn = regret.plot_problem(results, "p")
+    ax_evals, ax_cost, _ = fig.axes
+    assert ax_evals.get_xlabel() == "evaluations" and ax_cost.get_xlabel() == "cumulative cost"
+    assert _line(ax_cost, "random").get_xdata()[-1] == 7  # 2 + 1 + 3 + 1
+    assert set(drawn) == {"evaluations", "cost", "wall"}
+
+
+def test_zero_regret_is_drawn_a_decade_below_the_smallest_regret_shown(results):
+    """A fixed floor of 1e-12 stretched the log axis over twelve empty decades."""
     fig, drawn = regret.plot_problem(results, "p2")
-    alpha = _line(fig.axes[0], "alpha")
-    # alpha's median regret on p2: [1.5, 1.2, 0.2, 0] → 0 drawn at the floor
-    assert alpha.get_ydata().tolist() == pytest.approx([1.5, 1.2, 0.2, FLOOR])
-    assert fig.axes[0].get_ylabel() == "regret vs best seen"
+    ax = fig.axes[0]
+    alpha = _line(ax, "alpha")
+    # p2's smallest positive regret shown is 0.1 (alpha's lower quartile after three
+    # evaluations): alpha's median of 0 at the end is drawn at 0.01, and the axis stops there
+    assert alpha.get_ydata().tolist() == pytest.approx([1.5, 1.2, 0.2, 0.01])
+    assert ax.get_ylim()[0] == pytest.approx(0.01 / 10 ** 0.15)
+    assert ax.get_ylabel() == "regret vs best seen\n(regret 0 drawn at 0.01, dotted line)"
+    floor_line = [ln for ln in ax.get_lines() if list(ln.get_ydata()) == [0.01, 0.01]]
+    assert len(floor_line) == 1 and floor_line[0].get_linestyle() == ":"
     d = drawn["evaluations"]
-    assert d[d["optimizer"] == "alpha"]["y"].tolist() == pytest.approx([1.5, 1.2, 0.2, FLOOR])
+    assert d[d["optimizer"] == "alpha"]["y"].tolist() == pytest.approx([1.5, 1.2, 0.2, 0.01])
+    # no zero drawn: no floor, and nothing said
+    fig, _ = regret.plot_problem(results, "p1")
+    assert "drawn at" not in fig.axes[0].get_ylabel()
+    assert fig.axes[0].get_ylim()[0] > 0.1
 
 
 def test_each_optimizer_keeps_its_style_in_every_figure(results):
@@ -67,11 +89,11 @@ def test_normalized_regret_median_and_bayesmark_mean_by_hand(results):
     # p1: alpha median / random median per evaluation: 4/5, 3/3, 0.5/3, 0.25/1
     assert norm[0, a].tolist() == pytest.approx([0.8, 1.0, 0.5 / 3, 0.25])
     assert norm[:, rnd].tolist() == [[1.0] * 4, [1.0] * 4]
-    # p2 at 4 evaluations: alpha median 0 (floored) over random median 0.5
-    assert norm[1, a, 3] == pytest.approx(FLOOR / 0.5)
+    # p2 at 4 evaluations: alpha's median regret is 0 — normalized 0, the optimum
+    assert norm[1, a, 3] == 0.0
     s = regret.normalized_summary(c)
     last = s[(s["optimizer"] == "alpha") & (s["point"] == 1.0)].iloc[0]
-    assert last["median"] == pytest.approx((0.25 + 2e-12) / 2)
+    assert last["median"] == pytest.approx(0.25 / 2)
     # clip levels: random's median regret after one evaluation, 5 on p1 and 2 on p2
     assert regret.clip_levels(c).tolist() == [5.0, 2.0]
     # clipped means: alpha p1 (0.05+0.02+0.2)/3 = 0.09, p2 0; random 0.7/3 and 0.2
@@ -110,7 +132,6 @@ def test_problem_figures_are_written_as_pdf_and_png(results, tmp_path):
 
 def test_problems_without_the_baseline_are_left_out_of_normalized_regret(tmp_path):
     from hpbench.analysis.report import analyse
-    from tests.analysis.build import cell_columns, write
 
     two_optimizers(tmp_path)
     write(tmp_path, "p3", "alpha", 0, cell_columns([1.0, 1.0, 1.0, 1.0]), optimum=0.0)
@@ -158,16 +179,17 @@ def _drawn_tick_labels(fig, axis):
 
 
 @pytest.mark.parametrize("ask_s", [[0.015, 0.05, 0.2, 0.6], [0.2, 0.25, 0.3, 0.4],
-                                   [1e-4, 1e-2, 1.0, 100.0]])
+                                   [1e-4, 1e-2, 1.0, 100.0], [0.001] * 4])
 def test_wall_time_tick_labels_are_readable(tmp_path, ask_s):
     """A wall-time axis spanning one or two decades got a label on every minor tick
-    (3×10⁻², 4×10⁻², 6×10⁻², …), which ran into each other; and it must keep some labels."""
-    from tests.analysis.build import cell_columns, write
-
+    (3×10⁻², 4×10⁻², 6×10⁻², …), which ran into each other; and it must keep some labels.
+    Over a third of a decade (0.011 … 0.044 s) matplotlib fell back to linear ticks every
+    0.005 s, which ran into each other too."""
     for s in range(2):
         write(tmp_path, "p", "random", s, cell_columns([4, 3, 2, 1], ask_s=ask_s), optimum=0.0)
     fig, _ = regret.plot_problem(load(tmp_path), "p")
-    labels = _drawn_tick_labels(fig, fig.axes[2].xaxis)
+    wall = next(ax for ax in fig.axes if ax.get_xlabel() == "wall time (s)")
+    labels = _drawn_tick_labels(fig, wall.xaxis)
     assert len(labels) >= 2, labels
     boxes = sorted((b.x0, b.x1, text) for text, b in labels)
     for (_, right, a), (left, _, b) in pairwise(boxes):

@@ -1,3 +1,4 @@
+import base64
 import json
 import re
 
@@ -41,9 +42,10 @@ def test_make_figures_writes_every_output_and_the_report(tmp_path):
     html = (out / "report.html").read_text()
     r = load(tmp_path / "res")
     assert r.fingerprint in html and "abc123" in html  # fingerprint, git revision
-    for png in out.rglob("*.png"):  # every figure is in the report, linked to its PDF
+    for png in out.rglob("*.png"):  # every figure is in the report, named with its PDF
         rel = png.relative_to(out).as_posix()
-        assert f"src='{rel}'" in html and f"href='{rel[:-4]}.pdf'" in html
+        assert base64.b64encode(png.read_bytes()).decode() in html
+        assert f"<code>{rel[:-4]}.pdf</code>" in html
     assert "vs best seen" in html  # the note on p2's reference
     assert "<b>0.25 [0.175, 0.625]</b>" in html  # alpha is best on p1
     csv = pd.read_csv(out / "tables" / "regret_4_evaluations.csv")
@@ -101,12 +103,16 @@ def test_the_registry_draws_the_report_in_its_section_order(tmp_path):
                      "regret", "overfit", "overhead"]
     out = make_figures(two_optimizers(tmp_path / "res"))
     html = (out / "report.html").read_text()
-    assert _headings(html) == ["Notes", "Aggregates over problems", "Statistics", "Tables",
-                               "Regret per problem", "Validation versus test",
-                               "Optimizer overhead", "Suite definition", "Environment"]
-    assert "<figcaption>critical-difference diagram at 4 evaluations</figcaption>" in html
-    assert "<figcaption>Dolan-Moré performance profile (regret ≤ 0.001·r0)</figcaption>" in html
-    assert "<h2>Regret per problem</h2><div class='grid'>\n<figure>" in html
+    assert _headings(html) == ["How to read this report", "Notes", "Aggregates over problems",
+                               "Statistics", "Tables", "Regret per problem",
+                               "Validation versus test", "Optimizer overhead",
+                               "Suite definition", "Environment"]
+    assert ("<figcaption>critical-difference diagram at 4 evaluations (100 % of the budget) · "
+            "<code>cd_4_evaluations.pdf</code></figcaption>") in html
+    assert ("<figcaption>Dolan-Moré performance profile (regret ≤ 0.001·r0) · "
+            "<code>performance_profile.pdf</code></figcaption>") in html
+    # three panels side by side take a whole row of the grid, not half of it
+    assert "<h2>Regret per problem</h2><div class='grid'>\n<figure class='wide'>" in html
 
 
 def test_a_figure_is_one_decorated_function(tmp_path, monkeypatch):
@@ -127,7 +133,8 @@ def test_a_figure_is_one_decorated_function(tmp_path, monkeypatch):
     html = (out / "report.html").read_text()
     heads = _headings(html)
     assert heads.index("Extra pictures") == heads.index("Validation versus test") + 1
-    assert "src='cells.png'" in html and "cells of 2 optimizers" in html
+    cells_png = base64.b64encode((out / "cells.png").read_bytes()).decode()
+    assert f"src='data:image/png;base64,{cells_png}'" in html and "cells of 2 optimizers" in html
     with pytest.raises(ValueError, match="unknown report section"):
         registry.figure("x", section="nowhere", order=1)
     with pytest.raises(ValueError, match="registered twice"):
