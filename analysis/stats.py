@@ -181,6 +181,8 @@ def plot_cd(results: Results, res: FriedmanResult, budget_label: str
                                    label_fmt_left="{label} ({rank:.2f})",
                                    label_fmt_right="({rank:.2f}) {label}",
                                    label_props={"fontsize": 7})
+    for text in ax.texts:  # the labels in the optimizers' colours, dark enough to read
+        text.set_color(style.legible(text.get_color()))
     test = {"nemenyi": "Nemenyi", "wilcoxon": "Wilcoxon signed-rank, Holm"}[res.posthoc]
     name = "Friedman" if k > 2 else "Wilcoxon"
     cd = f", CD = {res.cd:.2f}" if res.cd is not None else ""

@@ -108,6 +108,17 @@ def styles(optimizers: Sequence[str], fams: Mapping[str, str] | None = None
     return out
 
 
+def legible(color: Sequence[float] | str, lightness: float = 0.36) -> tuple[float, float, float]:
+    """``color`` darkened to at most ``lightness`` (HLS) for text on white: the light members
+    of a family (cyan at L = 0.64) are fine as lines but too faint as labels."""
+    import colorsys
+
+    from matplotlib.colors import to_rgb
+
+    h, l, s = colorsys.rgb_to_hls(*to_rgb(color))
+    return colorsys.hls_to_rgb(h, min(l, lightness), s)
+
+
 def faded(color: Sequence[float], share: float = 0.65) -> tuple[float, float, float]:
     """``color`` moved ``share`` of the way to a light grey: the field behind highlighted
     optimizers keeps a trace of its hue (and stays distinct) without competing."""
