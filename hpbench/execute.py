@@ -164,7 +164,8 @@ def capture_warnings(log: WarningLog):
                 if added:
                     with contextlib.suppress(ValueError):
                         warnings.filters.remove(_ALWAYS)
-                    warnings._filters_mutated()
+                    # (private: tells the registries the filters changed; absent elsewhere)
+                    getattr(warnings, "_filters_mutated", lambda: None)()
                 _shown.clear()
 
 
