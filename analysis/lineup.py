@@ -202,6 +202,20 @@ def _banded(shown: Sequence[str], highlight: Sequence[str],
     return frozenset(n for _, n in ranked[:top_k])
 
 
+def one_metric_figure(optimizers: Sequence[str], series: Mapping[str, Series], *,
+                      highlight: Sequence[str], score: str, higher_is_better: bool = False,
+                      step: bool = False):
+    """The figure of one metric against one x axis (ranks, profiles, overhead): the lineup
+    scored by each line's final value, its panels, and the lines drawn. Returns the lineup,
+    the figure and ``axes[panel][0]``."""
+    sign = -1.0 if higher_is_better else 1.0
+    lu = lineup(optimizers, series, highlight=highlight,
+                scores={n: sign * float(s.y[-1]) for n, s in series.items()}, score=score)
+    fig, grid = panel_axes(lu, 1, width=5.0, height=3.8)
+    draw_series(lu, grid, series, step=step)
+    return lu, fig, grid
+
+
 # ---------------------------------------------------------------------------------------
 # the panels of a figure
 

@@ -61,11 +61,8 @@ def plot_overhead(results: Results, data: pd.DataFrame, *, highlight: Sequence[s
                                              series.values()]) if series else [])
     series = {n: lineup.Series(s.x, *(style.on_log_axis(v, floor) for v in (s.y, s.low, s.high)))
               for n, s in series.items()}
-    lu = lineup.lineup(results.optimizers, series, highlight=highlight,
-                       scores={n: float(s.y[-1]) for n, s in series.items()},
-                       score="final median (the fastest)")
-    fig, grid = lineup.panel_axes(lu, 1, width=5.0, height=3.8)
-    lineup.draw_series(lu, grid, series)
+    lu, fig, grid = lineup.one_metric_figure(results.optimizers, series, highlight=highlight,
+                                             score="final median (the fastest)")
     for row in grid:
         ax = row[0]
         style.log_scale(ax.xaxis)

@@ -98,11 +98,9 @@ def _profile_figure(results: Results, series: dict[str, lineup.Series],
                     xlog: int, xlim: tuple[float, float] | None = None) -> object:
     """A figure of fractions (0 … 1, higher is better) against a log x axis, one step
     function per optimizer; the lines drawn full width are the highest at the end."""
-    lu = lineup.lineup(results.optimizers, series, highlight=highlight,
-                       scores={n: -float(s.y[-1]) for n, s in series.items()},
-                       score="final fraction")
-    fig, grid = lineup.panel_axes(lu, 1, width=5.0, height=3.8)
-    lineup.draw_series(lu, grid, series, step=True)
+    lu, fig, grid = lineup.one_metric_figure(results.optimizers, series, highlight=highlight,
+                                             score="final fraction", higher_is_better=True,
+                                             step=True)
     for row in grid:
         ax = row[0]
         if xlog == 10:

@@ -90,11 +90,8 @@ def plot_ranks(results: Results, data: pd.DataFrame, *, highlight: Sequence[str]
         y = part["norm_rank"].to_numpy()
         if np.isfinite(y).any():
             series[str(name)] = lineup.Series(part["point"].to_numpy() * scale, y)
-    lu = lineup.lineup(results.optimizers, series, highlight=highlight,
-                       scores={n: float(s.y[-1]) for n, s in series.items()},
-                       score="final rank")
-    fig, grid = lineup.panel_axes(lu, 1, width=5.0, height=3.8)
-    lineup.draw_series(lu, grid, series)
+    lu, fig, grid = lineup.one_metric_figure(results.optimizers, series, highlight=highlight,
+                                             score="final rank")
     for row in grid:
         row[0].set_ylim(-0.03, 1.03)
         row[0].grid(True, alpha=0.3)
