@@ -80,9 +80,14 @@ class Cell:
 
     @property
     def problem_seed(self) -> int | None:
-        """The seed of the problem instance: the same for every optimizer at this repeat."""
+        """The seed of the problem instance: the same for every optimizer at this repeat;
+        the repeat index itself for a problem registered with ``instances="repeat"`` (a
+        family with a published list of instances, such as COCO's)."""
         if self.seeds is not None:
             return self.seeds.problem
+        load_plugins(self.plugins)
+        if registry.instances_by_repeat(self.problem):
+            return self.repeat
         return seeds.problem_seed(self.master_seed, self.problem, self.repeat)
 
     @property

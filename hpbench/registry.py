@@ -52,6 +52,12 @@ class Entry:
     extra: str = ""  # the pyproject extra that installs them
     settings: dict[str, Any] = field(default_factory=dict)  # fixed settings of this entry
     origin: str = ""
+    #: a remark `hpbench list` prints with the entry (a problem family's measured caveat,
+    #: e.g. the numbers behind an "uninformative" tag)
+    note: str = ""
+    #: how a problem's instances are indexed (``INSTANCES``): "seed" (a hashed seed per
+    #: repeat) or "repeat" (the seed is the repeat index itself)
+    instances: str = "seed"
 
     def missing(self) -> list[str]:
         return [p for p in self.packages if importlib.util.find_spec(p) is None]
@@ -129,17 +135,32 @@ def _register(kind: str, name: str, factory: Callable[..., Any], **meta: Any) ->
     return entry
 
 
+#: how a problem family indexes its instances: "seed", a problem seed hashed from (master
+#: seed, problem, repeat) (``hpbench.seeds.problem_seed``), from which the problem draws its
+#: instance; "repeat", the seed is the repeat index itself, for families with a published
+#: list of instances (COCO's BBOB: repeat k is instance k % 15 + 1)
+INSTANCES = ("seed", "repeat")
+
+
 def register_problem(name: str, factory: Callable[..., Problem] | None = None, *,
                      description: str = "", tags: Iterable[str] = (),
                      packages: Iterable[str] = (), extra: str = "",
-                     settings: dict[str, Any] | None = None):
+                     settings: dict[str, Any] | None = None, note: str = "",
+                     instances: str = "seed"):
     """Register a problem factory ``factory(seed=None, **settings) -> Problem``.
 
     Used as a decorator on a ``Problem`` subclass or a function, or called with ``factory``.
+    ``note`` is a remark `hpbench list problems` prints with it; ``instances`` says what
+    seed a cell builds it with (``INSTANCES``).
     """
+    if instances not in INSTANCES:
+        raise ValueError(f"problem {name!r}: instances must be one of {INSTANCES}, got "
+                         f"{instances!r}")
+
     def deco(f):
         _register("problem", name, f, description=description or _doc_line(f), tags=tags,
-                  packages=packages, extra=extra, settings=dict(settings or {}))
+                  packages=packages, extra=extra, settings=dict(settings or {}), note=note,
+                  instances=instances)
         return f
     return deco if factory is None else deco(factory)
 
@@ -249,6 +270,14 @@ def unknown_name_message(kind: str, name: str, names: Iterable[str], *,
     else:
         where = listing
     return f"unknown {kind} {name!r}{hint} ({where})"
+
+
+def instances_by_repeat(name: str) -> bool:
+    """Whether problem ``name`` is registered with ``instances="repeat"`` (False for a name
+    that is not registered: building it fails with the unknown-name error)."""
+    _discover("problem")
+    entry = _ENTRIES["problem"].get(name)
+    return entry is not None and entry.instances == "repeat"
 
 
 def list_problems() -> list[str]:
