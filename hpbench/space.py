@@ -40,6 +40,10 @@ __all__ = [
 ]
 
 
+#: where a grid puts its ``k`` values of a parameter (``Param.grid_values``)
+GRID_PLACEMENTS = ("centred", "bounds")
+
+
 class InvalidConfig(ValueError):
     """A config that does not belong to its space (unknown, missing or out-of-range value)."""
 
@@ -122,12 +126,25 @@ class Param:
         """Number of distinct values (None for a continuous parameter)."""
         return None
 
-    def grid_values(self, k: int) -> list:
-        """``k`` values spread evenly over the parameter (all levels if it has fewer)."""
+    def grid_values(self, k: int, placement: str = "bounds") -> list:
+        """``k`` values spread evenly over the parameter (all levels if it has fewer).
+
+        ``placement`` says where, in the unit cube: ``"bounds"`` at ``j / (k - 1)``, both
+        ends included (``np.linspace`` between the bounds, ``np.logspace`` for log scales);
+        ``"centred"`` at the centres ``(j + 1/2) / k`` of ``k`` equal cells (in log space for
+        log scales; for integers and categories the levels whose bins hold those centres).
+        One value (``k = 1``) is the middle either way.
+        """
+        if placement not in GRID_PLACEMENTS:
+            raise ValueError(f"grid placement must be one of {GRID_PLACEMENTS}, "
+                             f"got {placement!r}")
         n = self.n_levels
         if n is not None and n <= k:
             return [self.from_unit((j + 0.5) / n) for j in range(n)]
-        us = [0.5] if k == 1 else [j / (k - 1) for j in range(k)]
+        if placement == "centred":
+            us = [(j + 0.5) / k for j in range(k)]
+        else:
+            us = [0.5] if k == 1 else [j / (k - 1) for j in range(k)]
         values = []
         for u in us:
             v = self.from_unit(u)
@@ -584,15 +601,17 @@ class Space(Mapping):
                         grew = True
         return levels
 
-    def grid(self, size: int) -> list[dict[str, Any]]:
+    def grid(self, size: int, placement: str = "bounds") -> list[dict[str, Any]]:
         """At most ``size`` distinct configs on a regular grid, as even as the levels allow.
 
         Discrete parameters contribute up to all of their levels, continuous ones ``k`` evenly
-        spaced values including both bounds; levels are added one parameter at a time, in
-        order, while the product of level counts stays within ``size``.
+        spaced values, including both bounds (``placement="bounds"``) or at the centres of
+        ``k`` equal cells (``"centred"``; see ``Param.grid_values``); levels are added one
+        parameter at a time, in order, while the product of level counts stays within
+        ``size``.
         """
         levels = self.grid_levels(size, lambda lv: math.prod(lv) <= size)
-        axes = [p.grid_values(k) for p, k in zip(self._list, levels)]
+        axes = [p.grid_values(k, placement) for p, k in zip(self._list, levels)]
         seen: set[str] = set()
         out = []
         for combo in itertools.product(*axes):

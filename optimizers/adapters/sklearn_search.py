@@ -180,6 +180,11 @@ class SklearnGrid(GridSearch):
     """``sklearn.model_selection.ParameterGrid`` of at most ``budget`` points, shuffled; the
     queue, deduplication and doubling are ``grid``'s."""
 
+    # scikit-learn's grid keeps its ends (``Param.grid_values`` with ``"bounds"``): no
+    # ``placement`` setting to inherit from ``grid``
+    settings: dict = {}
+    choices: dict = {}
+
     def _grid(self, size: int) -> list[dict]:
         from sklearn.model_selection import ParameterGrid
 

@@ -3,9 +3,10 @@ fidelity.
 
 Registered names: ``branin``, ``hartmann3``, ``hartmann6``, ``six-hump-camel``,
 ``goldstein-price`` and, for each scalable function (Rosenbrock, Ackley, Rastrigin, Levy,
-Griewank, Styblinski-Tang, Michalewicz), ``<function>-<d>d`` for d in (2, 5, 10). Parameters
-are ``x0 … x{d-1}``, each a ``Float`` over the published domain. Formulas, domains and optima
-(with sources) live in ``hpbench.problems.synthetic.functions``; mixed-variable variants in
+Griewank, Styblinski-Tang, Michalewicz), ``<function>-<d>d`` for d in (2, 5, 10) and its
+rotated variant ``<function>-<d>d-rot``. Parameters are ``x0 … x{d-1}``, each a ``Float``
+over the published domain. Formulas, domains and optima (with sources) live in
+``hpbench.problems.synthetic.functions``; mixed-variable variants in
 ``hpbench.problems.synthetic.mixed``.
 
 Seeded instances
@@ -21,6 +22,35 @@ Seeded instances
     box only: Michalewicz, for one, reaches lower values outside ``[0, π]``); and it is the
     identity on the shifted-back box, so ``f(reflect(x* + s - s)) = f(x*)``.
     ``problem.optimum.location`` is the instance's location ``x* + s``.
+
+Rotated variants (``<function>-<d>d-rot``)
+    The scalable functions are separable or nearly so, and always axis-aligned: a search that
+    moves one coordinate at a time (coordinate descent) exploits that and ranks above methods
+    that do not assume it, which is why COCO/BBOB rotates most of its functions. Every
+    ``<function>-<d>d`` therefore also exists as ``<function>-<d>d-rot``, turned about the
+    instance's optimum ``c = x* + s`` by an orthogonal matrix ``R`` (det +1) drawn by
+    ``scipy.stats.special_ortho_group`` with ``np.random.default_rng(child_seed(seed,
+    "rotation"))``; ``seed=None`` (the canonical instance, unshifted) uses ``child_seed(0,
+    "rotation")``, the same convention as the noise stream, so it is rotated too. The
+    instance evaluates ``f(reflect(x* + R (x - c)))``, with ``reflect`` the unshifted fold
+    into ``[low, high]``: a rotated box sticks out of the box, and the fold brings every
+    point back onto the published domain, so the formula is again only evaluated there. Hence
+    ``f >= f(x*)`` everywhere (the fold's image is the box, on which ``f(x*)`` is the minimum)
+    and ``f(c) = f(x*)`` (``reflect`` is the identity at ``x*``): the optimum value is the
+    unrotated one for every function, ``optimum.location`` is ``c``, inside the domain. No
+    function's rotated optimum differs from its unrotated one; without the fold Michalewicz
+    would (it is lower outside ``[0, π]``, where rotated points land), and the others would
+    be evaluated off their published domain. Other points may fold onto ``x*`` and reach the
+    same value (the fold is many-to-one), never a lower one. The map is continuous, with kinks
+    where a rotated point crosses a face; folds and faces add local minima, so every rotated
+    variant is tagged ``multimodal`` (Rosenbrock-2d-rot has minima on the faces and, for
+    some seeds, a mirror image of its optimum with the same value).
+    ``tests/problems/test_rotated.py`` checks the value at ``c`` and that no value over
+    random, near-optimum and face points falls below it.
+    Unrotated scalable problems carry the tag ``axis-aligned`` (and ``separable`` where
+    ``f(x) = Σ fᵢ(xᵢ)``: Rastrigin, Levy, Styblinski-Tang, Michalewicz; Ackley, Griewank and
+    Rosenbrock couple their coordinates though they stay axis-aligned); rotated ones
+    ``rotated``. Integer coordinates cannot be rotated (the mixed variants are not).
 
 Noisy variants (``<name>-noisy``)
     ``value = true_value + noise × scale × ε`` with ``ε ~ N(0, 1)`` drawn from
@@ -227,15 +257,22 @@ class SyntheticBase(Problem):
 
 class SyntheticProblem(SyntheticBase):
     """A test function of ``synthetic_functions`` on its published box, optionally shifted
-    (integer seed), noisy (``noise > 0``) and with some coordinates restricted to the
-    integers (``integer``: their indices; those become ``Int`` parameters)."""
+    (integer seed), rotated about its optimum (``rotate``), noisy (``noise > 0``) and with
+    some coordinates restricted to the integers (``integer``: their indices; those become
+    ``Int`` parameters)."""
+
+    #: the rotation of a ``rotate=True`` instance (None otherwise)
+    rotation: np.ndarray | None = None
 
     def __init__(self, spec: Spec, d: int, *, seed: int | None = None, noise: float = 0.0,
                  name: str | None = None, tags: Sequence[str] = (),
-                 integer: Sequence[int] = ()) -> None:
+                 integer: Sequence[int] = (), rotate: bool = False) -> None:
         allowed = spec.dims or (spec.fixed_d,)
         if d not in allowed:
             raise ValueError(f"{spec.key}: dimension must be one of {allowed}, got d={d}")
+        if rotate and len(integer):
+            raise ValueError(f"{spec.key}: a rotated instance needs every coordinate "
+                             f"continuous, got integer={list(integer)}")
         low, high = np.array(spec.lower(d), float), np.array(spec.upper(d), float)
         x_opt = np.array(spec.x_opt(d), float)
         is_int = np.zeros(d, dtype=bool)
@@ -264,6 +301,10 @@ class SyntheticProblem(SyntheticBase):
             self.shift = shift
             location = np.clip(x_opt + shift, low, high)
             source += f"; shifted by seed {seed} (f(reflect(x - s)), same value)"
+        if rotate:
+            self._rotate(low, high, x_opt, location, seed)
+            source += (f"; rotated about the optimum by seed {seed or 0} "
+                       "(f(reflect(x* + R (x - c))), same value)")
         loc = {f"x{i}": (round(float(v)) if is_int[i] else float(v))
                for i, v in enumerate(location)}
         name = name or (spec.key if not spec.dims else f"{spec.key}-{d}d")
@@ -272,12 +313,30 @@ class SyntheticProblem(SyntheticBase):
                          noise=noise, scale=SCALES.get(f"{spec.key}-{d}d", SCALES.get(spec.key,
                                                                                      0.0)))
 
+    def _rotate(self, low: np.ndarray, high: np.ndarray, x_opt: np.ndarray,
+                centre: np.ndarray, seed: int | None) -> None:
+        """Evaluate ``f(reflect(x* + R (x - centre)))`` from now on (module docstring)."""
+        from scipy.stats import special_ortho_group
+
+        rng = np.random.default_rng(child_seed(seed or 0, "rotation"))
+        self.rotation = np.ascontiguousarray(special_ortho_group.rvs(self.d, random_state=rng))
+        self._centre, self._x_opt = np.asarray(centre, float), x_opt
+        # the shift is in the centre already: fold the rotated point with no shift
+        self._fold = Fold(low, high, np.zeros(self.d))
+
     def _values(self, X: Array, xp: Any) -> Array:
+        if self.rotation is not None:
+            # R (x - c) row by row as a sum over the last axis, not a matmul: BLAS may round
+            # a batch differently from one row, and batch values must equal single ones
+            D = X - asx(self._centre, X, xp)
+            X = asx(self._x_opt, X, xp) + (D[:, None, :] * asx(self.rotation, X, xp)).sum(-1)
         if self._fold is not None:
             X = self._fold(X, xp)
         return self._formula(X, xp)
 
     def _single(self, config: Mapping[str, Any]) -> float:
+        if self.rotation is not None:
+            return SyntheticBase._single(self, config)
         row = [config[n] for n in self._names]
         if self._fold is not None:
             row = self._fold.row(row)
@@ -286,9 +345,18 @@ class SyntheticProblem(SyntheticBase):
 
 # --------------------------------------------------------------------------- registry
 
-def tags_for(spec: Spec, d: int, *extra: str) -> tuple[str, ...]:
-    kind = ("scalable",) if spec.dims else ()
-    return ("synthetic", "continuous", spec.modality(d), *kind, f"{d}d", *extra)
+#: scalable functions that are sums of one-coordinate terms, ``f(x) = Σ fᵢ(xᵢ)``
+SEPARABLE = frozenset({"rastrigin", "levy", "styblinski-tang", "michalewicz"})
+
+
+def tags_for(spec: Spec, d: int, *extra: str, rotated: bool = False) -> tuple[str, ...]:
+    kind: tuple[str, ...] = ()
+    if spec.dims:
+        kind = ("scalable", "rotated") if rotated else \
+            ("scalable", "axis-aligned", *(("separable",) if spec.key in SEPARABLE else ()))
+    # the fold of a rotated box adds local minima on the faces (module docstring)
+    modality = "multimodal" if rotated else spec.modality(d)
+    return ("synthetic", "continuous", modality, *kind, f"{d}d", *extra)
 
 
 def _describe(spec: Spec, d: int, extra: str = "") -> str:
@@ -298,14 +366,15 @@ def _describe(spec: Spec, d: int, extra: str = "") -> str:
     return f"{spec.title} ({d}-D) on {box}, minimum {spec.f_opt(d):.6g}{extra}"
 
 
-def _register(spec: Spec, name: str, d: int) -> None:
-    tags = tags_for(spec, d)
+def _register(spec: Spec, name: str, d: int, rotate: bool = False) -> None:
+    tags = tags_for(spec, d, rotated=rotate)
 
     def factory(seed: int | None = None) -> SyntheticProblem:
-        return SyntheticProblem(spec, d, seed=seed, name=name, tags=tags)
+        return SyntheticProblem(spec, d, seed=seed, name=name, tags=tags, rotate=rotate)
 
     factory.__qualname__ = factory.__name__ = f"SyntheticProblem[{name}]"
-    register_problem(name, factory, description=_describe(spec, d), tags=tags)
+    extra = "; rotated about its optimum by a seeded orthogonal matrix" if rotate else ""
+    register_problem(name, factory, description=_describe(spec, d, extra), tags=tags)
 
 
 def _register_noisy(spec: Spec, base: str, d: int) -> None:
@@ -327,5 +396,7 @@ NOISY = ("branin", "hartmann3", "hartmann6", "ackley-5d", "rosenbrock-5d", "levy
 for _spec in SPECS.values():
     for _name, _d in instance_names(_spec):
         _register(_spec, _name, _d)
+        if _spec.dims:
+            _register(_spec, f"{_name}-rot", _d, rotate=True)
         if _name in NOISY:
             _register_noisy(_spec, _name, _d)
