@@ -145,9 +145,32 @@ class Optimizer:
     def tell(self, observations: Sequence[Observation]) -> None:
         raise NotImplementedError
 
+    def recommend(self) -> int | None:
+        """Optional hook: the trial (its number, as ``Observation.trial``) whose config the
+        optimizer would return if stopped now, or None for no opinion.
+
+        The runner asks after every ``tell`` and records the answer (trial column
+        ``incumbent``); the analysis scores that config's true value (incumbent regret). It
+        must name a trial told so far that ended ok, at full fidelity on a problem with a
+        fidelity, and must not change what the optimizer asks next. Without an override
+        the runner never calls it, and the analysis takes the best observed full-fidelity
+        value. Override it where the method has a better answer than that (a model's
+        lowest posterior mean on a noisy problem).
+        """
+        return None
+
     def describe(self) -> dict:
         return {"class": f"{type(self).__module__}.{type(self).__qualname__}",
                 "settings": dict(self.config)}
+
+
+def recommender(optimizer: Any) -> Any:
+    """``optimizer.recommend`` when its class overrides the base's, else None (the runner
+    then never calls it: no cost per trial for the optimizers without the hook)."""
+    hook = getattr(type(optimizer), "recommend", None)
+    if hook is None or hook is Optimizer.recommend:
+        return None
+    return optimizer.recommend
 
 
 def check_settings(optimizer: type[Optimizer] | str, settings: Mapping[str, Any]) -> None:

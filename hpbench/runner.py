@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import json
 import math
+import operator
 import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
@@ -42,7 +43,7 @@ from hpbench.batching import ConstantLiar, batch_strategy
 from hpbench.budget import Budget
 from hpbench.config_text import config_json, float_rows_json
 from hpbench.journal import Journal
-from hpbench.optimizer import Observation, Optimizer, Suggestion
+from hpbench.optimizer import Observation, Optimizer, Suggestion, recommender
 from hpbench.problem import EvalContext, Evaluation, Problem
 from hpbench.space import InvalidConfig
 from hpbench.trials import PARAM_PREFIX, CellResult, CellStatus, TrialRecorder, TrialStatus
@@ -168,6 +169,10 @@ class _Loop:
         self.reached: dict[int, float] = {}  # fidelity each finished trial reached
         self.recorder = TrialRecorder(list(self.space.names))
         self.result = CellResult(columns=self.recorder.columns, params=self.recorder.params)
+        # the optimizer's ``recommend`` hook, None without one (then never called: the
+        # analysis computes the default incumbent from the trial table)
+        self.recommend = recommender(optimizer)
+        self.recommended: int | None = None  # its last answer
         self.driver, self.n_default = self._driver(batch)
 
     def _driver(self, batch: int | None) -> tuple[Any, int]:
@@ -385,6 +390,47 @@ class _Loop:
             self.recorder.tell_s[-1] = seconds
         else:
             self.recorder.share_tell(len(observations), seconds)
+        if self.recommend is not None:
+            self.recommendation(len(observations))
+
+    def recommendation(self, n: int) -> None:
+        """Ask the optimizer's ``recommend`` hook after a round's ``tell`` and record it as
+        the ``incumbent`` of the round's ``n`` trials (not timed as ``tell``: a user asks it
+        once, at the end, not every round)."""
+        try:
+            if self.call_timeout is None:
+                now = self.recommend()
+            else:
+                with deadline(self.call_timeout, "recommend"):
+                    now = self.recommend()
+            if now is not None:
+                now = self.check_recommendation(now)
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:
+            raise _CellFailed("recommend", exc) from None
+        self.recorder.recommend(n, self.recommended, now)
+        self.recommended = now
+
+    def check_recommendation(self, now: Any) -> int:
+        """``now`` as a trial number; ``OptimizerError`` unless it names a trial recorded so
+        far that ended ok, at full fidelity where the problem has one (its true value is
+        what incumbent regret scores)."""
+        try:
+            if isinstance(now, bool):
+                raise TypeError
+            trial = operator.index(now)
+        except TypeError:
+            raise OptimizerError(f"recommend() returned {now!r}; expected a trial number "
+                                 "or None") from None
+        reached = self.reached.get(trial)
+        if reached is None:
+            raise OptimizerError(f"recommend() returned trial {trial}, which is not a trial "
+                                 f"that ended ok (trials so far: 0 to {self.trial - 1})")
+        if self.f_max is not None and reached < self.f_max * (1 - EPS):
+            raise OptimizerError(f"recommend() returned trial {trial}, evaluated at fidelity "
+                                 f"{reached:g} < full fidelity {self.f_max:g}")
+        return trial
 
     def stalled(self) -> None:
         """End a cell whose trials do not spend its budget (a problem reporting zero costs)."""
@@ -458,6 +504,7 @@ class _Loop:
             if isinstance(self.driver, ConstantLiar) and not self.driver.copyable:
                 result.extra["batch_strategy"] = "sequential (optimizer cannot be copied)"
         result.spent = self.spent
+        self.recorder.finish()
         return result
 
 

@@ -29,6 +29,9 @@ tell_s       float64 seconds in ``tell``, shared evenly among the round's observ
 t_start      float64 wall clock (``time.time()``) when the evaluation started
 t_end        float64 wall clock when it ended
 info         string  the evaluation's free-form extras as JSON ("" when none)
+incumbent    int64   the trial the optimizer recommends after this trial's ``tell``
+                     (``Optimizer.recommend``); null: no opinion (the analysis then takes
+                     the best observed full-fidelity value)
 ============ ======= =================================================================
 """
 
@@ -62,8 +65,10 @@ TRIAL_COLUMNS: dict[str, str] = {
     "test_value": "float64", "status": "string", "error": "string", "cost": "float64",
     "cost_fe": "float64", "cum_cost": "float64", "budget_used": "float64", "ask_s": "float64",
     "eval_s": "float64", "tell_s": "float64", "t_start": "float64", "t_end": "float64",
-    "info": "string",
+    "info": "string", "incumbent": "int64",
 }
+#: the columns filled after a round's ``tell`` instead of by ``TrialRecorder.record``
+AFTER_TELL = ("incumbent",)
 PARAM_PREFIX = "param."
 
 
@@ -94,7 +99,9 @@ class TrialRecorder:
         self.params = params
         self.columns = empty_columns(params)
         self.tell_s = self.columns["tell_s"]
-        self._append = tuple(self.columns[c].append for c in TRIAL_COLUMNS)
+        self._append = tuple(self.columns[c].append for c in TRIAL_COLUMNS
+                             if c not in AFTER_TELL)
+        self.incumbent = self.columns["incumbent"]
         self._params = [(self.columns[PARAM_PREFIX + p].append, p) for p in params]
 
     def __len__(self) -> int:
@@ -130,6 +137,22 @@ class TrialRecorder:
         a_start(t_start)
         a_end(t_end)
         a_info(info)
+
+    def recommend(self, n: int, previous: int | None, now: int | None) -> None:
+        """The ``incumbent`` of the last ``n`` trials (one round): the recommendation in
+        force while they ran (``previous``), and ``now`` (after the round's ``tell``) for the
+        last one."""
+        col = self.incumbent
+        if n > 1:
+            col.extend([previous] * (n - 1))
+        col.append(now)
+
+    def finish(self) -> None:
+        """Fill the ``incumbent`` of the trials no recommendation was asked for (an optimizer
+        without the hook: every trial; a ``tell`` that raised: its round) with null."""
+        missing = len(self.columns["trial"]) - len(self.incumbent)
+        if missing > 0:
+            self.incumbent.extend([None] * missing)
 
     def share_tell(self, n: int, seconds: float) -> None:
         """Give each of the last ``n`` trials an equal share of a ``tell`` that took
