@@ -203,6 +203,8 @@ def cmd_list(args: argparse.Namespace) -> int:
             and e.requires else ""
         tags = f"  [{', '.join(e.tags)}]" if e.tags else ""
         print(f"{e.name:<{width}}  {e.description}{requires}{tags}{note}")
+        if e.note:  # on its own line, under the description: the numbers behind a tag
+            print(f"{'':<{width}}    {e.note}")
     for module, error in sorted(registry.BROKEN.items()):
         print(f"(could not import {module}: {error})", file=sys.stderr)
     return 0

@@ -12,6 +12,7 @@ A suite is a TOML file::
     batch = 1                   # optional: suggestions asked and evaluated per round
     timeout = 60                # optional: seconds per evaluation and per optimizer call
     plugins = ["my_problems", "scripts/extra.py"]   # optional: modules that register entries
+    exclude_tags = ["uninformative"]  # optional: patterns skip problems with these tags
 
     [[groups]]                  # optional: more problems with their own optimizers
     problems = ["sklearn-svc-breast_cancer-error"]   # (and repeats, budget, budget_unit,
@@ -20,6 +21,11 @@ A suite is a TOML file::
 
     [settings.sobol]            # optional per-optimizer settings (in every group)
     scramble = true
+
+``exclude_tags`` leaves out of what a problem *pattern* matches every problem whose registry
+entry carries one of the tags (the ``paper`` suite's ``"*"`` skips the tasks the shipped
+spread tables flag ``uninformative``, ``problems/spread.py``); a problem named exactly is run
+whatever its tags, since it was asked for by name. A tag no problem carries excludes nothing.
 
 A group is a further cross product of problems × optimizers run into the same results
 folder, inheriting every key it does not set. It is how one suite gives expensive problems
@@ -52,14 +58,15 @@ from hpbench.registry import entries, listed, make_problem, unknown_name_message
 from hpbench.store import ResultsDir
 
 KEYS = {"name", "description", "problems", "optimizers", "repeats", "budget", "budget_unit",
-        "seed", "batch", "timeout", "settings", "problem_settings", "groups", "plugins"}
+        "seed", "batch", "timeout", "settings", "problem_settings", "groups", "plugins",
+        "exclude_tags"}
 #: a suite's name names its folder: letters, digits, '.', '_' and '-' only, no path
 NAME_RULE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 #: the most cells a suite may plan (``n_cells``): more is a typo, not an experiment
 MAX_CELLS = 200_000
 #: the keys a ``[[groups]]`` entry may set; the rest it inherits from the suite
 GROUP_KEYS = {"description", "problems", "optimizers", "repeats", "budget", "budget_unit",
-              "batch", "timeout"}
+              "batch", "timeout", "exclude_tags"}
 
 
 class SuiteError(ValueError):
@@ -180,10 +187,11 @@ def _read_toml(source: str) -> tuple[dict, str]:
         raise SuiteError(f"malformed suite file {origin}: {exc}") from None
 
 
-def _expand(kind: str, patterns: Iterable[str], origin: str, resolve: bool = True
-            ) -> tuple[str, ...]:
+def _expand(kind: str, patterns: Iterable[str], origin: str, resolve: bool = True,
+            exclude_tags: frozenset[str] = frozenset()) -> tuple[str, ...]:
     """Names from names and shell patterns, checked against the registry (``resolve``; else
-    taken as written, which is how a stored ``suite.toml`` is read without its plugins)."""
+    taken as written, which is how a stored ``suite.toml`` is read without its plugins).
+    A pattern skips the entries that carry one of ``exclude_tags``; an exact name does not."""
     table = entries(kind) if resolve else {}
     names: list[str] = []
     for pattern in patterns:
@@ -196,6 +204,7 @@ def _expand(kind: str, patterns: Iterable[str], origin: str, resolve: bool = Tru
             if not matched:
                 raise SuiteError(f"{origin}: pattern {pattern!r} matches no {kind} "
                                  f"({listed(kind, len(table))})")
+            matched = [m for m in matched if not exclude_tags.intersection(table[m].tags)]
         elif pattern in table:
             matched = [pattern]
         else:
@@ -203,8 +212,18 @@ def _expand(kind: str, patterns: Iterable[str], origin: str, resolve: bool = Tru
                                                   listing=listed(kind, len(table))))
         names += [m for m in matched if m not in names]
     if not names:
-        raise SuiteError(f"{origin}: no {kind}s selected")
+        left_out = f" (exclude_tags {sorted(exclude_tags)} left out all they matched)" \
+            if exclude_tags else ""
+        raise SuiteError(f"{origin}: no {kind}s selected{left_out}")
     return tuple(names)
+
+
+def _exclude_tags(data: dict, origin: str) -> frozenset[str]:
+    tags = data.get("exclude_tags", [])
+    if not isinstance(tags, list) or not all(isinstance(t, str) and t.strip() for t in tags):
+        raise SuiteError(f"{origin}: exclude_tags must be a list of tag names (strings), "
+                         f"got {tags!r}")
+    return frozenset(tags)
 
 
 def _positive_int(value: Any, what: str) -> int:
@@ -220,7 +239,7 @@ def _cross(data: dict, origin: str, resolve: bool = True) -> dict[str, Any]:
             raise SuiteError(f"{origin}: missing {key!r} (a list of names)")
         if not isinstance(data[key], list):
             raise SuiteError(f"{origin}: {key!r} must be a list of names, got {data[key]!r}")
-    problems = _expand("problem", data["problems"], origin, resolve)
+    problems = _expand("problem", data["problems"], origin, resolve, _exclude_tags(data, origin))
     optimizers = _expand("optimizer", data["optimizers"], origin, resolve)
     repeats = _positive_int(data.get("repeats", 3), "repeats")
     unit = data.get("budget_unit", "evaluations")

@@ -81,6 +81,7 @@ from pathlib import Path
 from typing import Any
 
 from hpbench.problem import EvalContext, Evaluation, Fidelity, Problem
+from hpbench.problems import spread
 from hpbench.problems.torch import data as torch_data
 from hpbench.problems.torch.hypergrad import DIFFERENTIABLE, METHODS, ift, to_unit_grad, unroll
 from hpbench.problems.torch.models import ACTIVATIONS, CNNSpec, MLPSpec, NASSpec, NetSpec
@@ -421,8 +422,15 @@ class _MLPProblem(TorchNetProblem):
 _TAGS = ("torch", "neural-net", "classification", "multi-fidelity", "mixed", "expensive")
 
 
+def _listed(name: str, tags: Sequence[str]) -> dict[str, Any]:
+    """Registry tags and note: "uninformative" when the shipped spread table flags the
+    problem (``problems/spread.py``, table ``problems/torch/spread.csv``)."""
+    tags, note = spread.registration(name, tags)
+    return {"tags": tags, "note": note}
+
+
 @register_problem("torch-mlp-digits", packages=("torch", "sklearn"), extra="torch",
-                  tags=(*_TAGS, "digits"),
+                  **_listed("torch-mlp-digits", (*_TAGS, "digits")),
                   description="MLP on scikit-learn's 8x8 digits (9 hyperparameters, epochs "
                               "as fidelity, checkpoints, hypergradients, batched populations)")
 class MLPDigits(_MLPProblem):
@@ -440,7 +448,7 @@ class MLPDigits(_MLPProblem):
 
 
 @register_problem("torch-mlp-synthetic", packages=("torch",), extra="torch",
-                  tags=(*_TAGS, "synthetic-data"),
+                  **_listed("torch-mlp-synthetic", (*_TAGS, "synthetic-data")),
                   description="the MLP space on a generated 10-class set (n_samples, default "
                               "10000), for speed benchmarks")
 class MLPSynthetic(_MLPProblem):
@@ -462,7 +470,7 @@ class MLPSynthetic(_MLPProblem):
 
 
 @register_problem("torch-cnn-digits", packages=("torch", "sklearn"), extra="torch",
-                  tags=(*_TAGS, "digits", "cnn"),
+                  **_listed("torch-cnn-digits", (*_TAGS, "digits", "cnn")),
                   description="small CNN on the 8x8 digit images (channels, kernel size, "
                               "learning rate, weight decay, dropout; Adam)")
 class CNNDigits(TorchNetProblem):
@@ -484,8 +492,9 @@ class CNNDigits(TorchNetProblem):
 
 
 @register_problem("torch-nas-digits", packages=("torch", "sklearn"), extra="torch",
-                  tags=("torch", "neural-net", "classification", "multi-fidelity", "nas",
-                        "conditional", "digits", "expensive"),
+                  **_listed("torch-nas-digits", ("torch", "neural-net", "classification",
+                                                 "multi-fidelity", "nas", "conditional",
+                                                 "digits", "expensive")),
                   description="architecture search on the digits: depth, per-layer width and "
                               "activation (conditional), skip connections, LayerNorm")
 class NASDigits(TorchNetProblem):

@@ -108,3 +108,60 @@ def test_packaged_suites_load(name):
     suite = load_suite(name)
     keys = [c.key for c in suite.cells()]
     assert keys and len(keys) == len(set(keys))
+
+
+# --- exclude_tags ----------------------------------------------------------------------------
+@pytest.fixture
+def tagged(monkeypatch):
+    """Three problems in the registry for this test only: two of them tagged "flagged"."""
+    from hpbench import registry
+    from tests.toy import Quadratic
+
+    registry.entries("problem")  # discover first, so the additions below are not lost
+    for name, tags in (("xt-plain", ("xt",)), ("xt-flagged-1", ("xt", "flagged")),
+                       ("xt-flagged-2", ("xt", "flagged", "uninformative"))):
+        monkeypatch.setitem(registry._ENTRIES["problem"], name,
+                            registry.Entry("problem", name, Quadratic, tags=tags))
+
+
+def test_exclude_tags_leave_tagged_problems_out_of_patterns_not_out_of_names(tmp_path, tagged):
+    base = 'name = "x"\noptimizers = ["random"]\nexclude_tags = ["flagged"]\n'
+    suite = load_suite(_write(tmp_path, base + 'problems = ["xt-*"]\n'))
+    assert suite.problems == ("xt-plain",)
+    # named exactly, a tagged problem is run: it was asked for by name
+    named = load_suite(_write(tmp_path, base + 'problems = ["xt-*", "xt-flagged-1"]\n'))
+    assert named.problems == ("xt-plain", "xt-flagged-1")
+    # the command line's patterns are filtered too, and groups inherit the key
+    assert load_suite(_write(tmp_path, base + 'problems = ["branin"]\n'),
+                      problems=["xt-*"]).problems == ("xt-plain",)
+    grouped = load_suite(_write(tmp_path, base + 'problems = ["branin"]\n\n[[groups]]\n'
+                                'problems = ["xt-*"]\noptimizers = ["sobol"]\n'))
+    assert grouped.all_problems() == ("branin", "xt-plain")
+    # without the key nothing is left out
+    plain = load_suite(_write(tmp_path, 'name = "x"\noptimizers = ["random"]\n'
+                              'problems = ["xt-*"]\n'))
+    assert set(plain.problems) == {"xt-plain", "xt-flagged-1", "xt-flagged-2"}
+
+
+@pytest.mark.parametrize("value, message", [
+    ('"flagged"', "exclude_tags must be a list of tag names (strings), got 'flagged'"),
+    ('[1]', "exclude_tags must be a list of tag names (strings), got [1]"),
+    ('["xt"]', "no problems selected (exclude_tags ['xt'] left out all they matched)"),
+])
+def test_bad_exclude_tags_are_one_line_errors(tmp_path, tagged, value, message):
+    text = f'name = "x"\noptimizers = ["random"]\nproblems = ["xt-*"]\nexclude_tags = {value}\n'
+    with pytest.raises(SuiteError) as err:
+        load_suite(_write(tmp_path, text))
+    assert message in str(err.value) and "\n" not in str(err.value)
+
+
+def test_the_paper_suite_leaves_out_every_uninformative_problem(tagged):
+    from hpbench.registry import entries
+
+    table = entries("problem")
+    suite = load_suite("paper")
+    flagged = {n for n, e in table.items() if "uninformative" in e.tags}
+    assert "xt-flagged-2" in flagged and "xt-flagged-1" not in flagged
+    assert not flagged & set(suite.all_problems())
+    # …and only them: every other registered problem is in it
+    assert set(suite.all_problems()) == set(table) - flagged
