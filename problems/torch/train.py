@@ -189,8 +189,34 @@ def init_opt_state(kind: str, theta) -> dict[str, Any]:
     raise ValueError(f"optimizer must be one of {list(OPTIMIZERS)}, got {kind!r}")
 
 
-def opt_step(kind: str, theta, grad, state: dict[str, Any], hp: Hypers):
-    """One update; returns ``(theta, state)``. Out of place, hence differentiable."""
+def pow_each(base, exponent):
+    """``base ** exponent`` elementwise, each element rounded as it would be alone.
+
+    ATen's ``pow`` kernel computes runs of 8 (AVX2) or 16 (AVX-512) contiguous elements with
+    SLEEF's vector ``pow`` and the rest with the C library's, and the two differ in the last
+    bit for about 1 input in 60. A member of a stack of 16 would then get another Adam bias
+    correction than the same net trained alone (a stack of one, always the scalar loop) and
+    drift from it. A strided view of the base is not contiguous, so ATen takes its scalar
+    loop for every element: the same rounding for any population size (tested with 16+).
+    """
+    import torch
+
+    if exponent.numel() <= 1:
+        return base ** exponent
+    if not isinstance(base, torch.Tensor):
+        base = torch.full_like(exponent, base)
+    base = base.expand_as(exponent)
+    return torch.stack([base, base], dim=-1)[..., 0] ** exponent
+
+
+def opt_step(kind: str, theta, grad, state: dict[str, Any], hp: Hypers, *,
+             inplace: bool = False):
+    """One update; returns ``(theta, state)``. Out of place, hence differentiable; with
+    ``inplace`` it overwrites ``theta``, ``grad`` and the state's tensors instead (training
+    without a recorded graph: no fresh ``(P, n)`` buffers per step), with the same
+    operations in the same order, hence the same values bit for bit."""
+    if inplace:
+        return _opt_step_inplace(kind, theta, grad, state, hp)
     g = grad + hp.weight_decay * theta
     if kind == "sgd":
         buf = hp.momentum * state["buf"] + g
@@ -198,10 +224,28 @@ def opt_step(kind: str, theta, grad, state: dict[str, Any], hp: Hypers):
     t = state["t"] + 1
     m = hp.momentum * state["m"] + (1 - hp.momentum) * g
     v = ADAM_BETA2 * state["v"] + (1 - ADAM_BETA2) * g * g
-    bc1 = 1 - hp.momentum ** t
-    bc2 = 1 - ADAM_BETA2 ** t
+    bc1 = 1 - pow_each(hp.momentum, t)
+    bc2 = 1 - pow_each(ADAM_BETA2, t)
     denom = v.sqrt() / bc2.sqrt() + ADAM_EPS
     return theta - (hp.lr / bc1) * m / denom, {"m": m, "v": v, "t": t}
+
+
+def _opt_step_inplace(kind: str, theta, grad, state: dict[str, Any], hp: Hypers):
+    """``opt_step`` overwriting its arguments (see there); each line is the out-of-place
+    expression it replaces, evaluated in the same order (``a * b == b * a`` and
+    ``a + b == b + a`` exactly in IEEE arithmetic)."""
+    g = grad.add_(theta * hp.weight_decay)  # grad + wd * theta
+    if kind == "sgd":
+        buf = state["buf"].mul_(hp.momentum).add_(g)  # momentum * buf + g
+        return theta.sub_(buf * hp.lr), state  # theta - lr * buf
+    t = state["t"].add_(1)
+    m = state["m"].mul_(hp.momentum).add_(g * (1 - hp.momentum))  # b1 * m + (1 - b1) * g
+    gg = g * (1 - ADAM_BETA2)
+    v = state["v"].mul_(ADAM_BETA2).add_(gg.mul_(g))  # b2 * v + ((1 - b2) * g) * g
+    bc1 = 1 - pow_each(hp.momentum, t)
+    bc2 = 1 - pow_each(ADAM_BETA2, t)
+    denom = v.sqrt().div_(bc2.sqrt()).add_(ADAM_EPS)  # sqrt(v) / sqrt(bc2) + eps
+    return theta.sub_(m.mul(hp.lr / bc1).div_(denom)), state  # theta - (lr / bc1) * m / denom
 
 
 def keep_masks(uniforms: Sequence[Any], dropout, stacked: bool) -> list[Any] | None:
@@ -353,7 +397,9 @@ class Trainer:
             hp = Hypers.stack(hps)
             late = None if late is None else Hypers.stack([late])
         else:
-            theta, opt, hp = states[0].theta, states[0].opt, hps[0]
+            # copies: the steps below overwrite theta and the optimizer state in place
+            theta, hp = states[0].theta.clone(), hps[0]
+            opt = {k: v.clone() for k, v in states[0].opt.items()}
         gen_states = [s.generator.get_state() for s in states]
         shared = all(torch.equal(gen_states[0], g) for g in gen_states[1:])
         gens = [states[0].generator] if shared else [s.generator for s in states]
@@ -382,7 +428,7 @@ class Trainer:
                 masks = keep_masks(uniforms, h.dropout, self.stacked)
                 with torch.enable_grad() if graph else torch.no_grad():
                     g, theta, losses = self._grad(theta, x, y, masks, graph)
-                    theta, opt = opt_step(kind, theta, g, opt, h)
+                    theta, opt = opt_step(kind, theta, g, opt, h, inplace=not graph)
                 total += losses.double() * b
                 step += 1
             last = (total / data.n_train).tolist()

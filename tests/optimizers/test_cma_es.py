@@ -111,3 +111,47 @@ def test_bad_settings_are_refused(key, value):
     with pytest.raises(ValueError, match=key):
         make_optimizer("cma-es", ShiftedSphere(2).space, seed=0, budget=Budget(10),
                        **{key: value})
+
+
+# cma-es-short (optimizers/population/cma_es_short.py) -------------------------------------
+def _branin_regrets(optimizer: str, repeats: range) -> list[float]:
+    """Final regret of ``optimizer`` after 100 evaluations on the seeded branin instances."""
+    from hpbench.cell import Cell
+
+    out = []
+    for r in repeats:
+        cell = Cell("branin", optimizer, Budget(100), repeat=r)
+        problem = cell.build_problem()
+        result = cell.run(problem=problem)
+        assert result.status == "done" and result.n_trials == 100, result.reason
+        out.append(float(np.nanmin(result.columns["true_value"])) - problem.optimum.value)
+    return out
+
+
+def test_short_variant_is_nevergrads_bounded_set_up():
+    two, six = ShiftedSphere(2).space, ShiftedSphere(6).space
+    short = make_optimizer("cma-es-short", two, seed=0, budget=Budget(100))
+    assert short.popsize == 4  # 4 + floor(ln 2): Nevergrad's popsize_factor 1
+    assert make_optimizer("cma-es-short", six, seed=0, budget=Budget(100)).popsize == 5
+    assert make_optimizer("cma-es", six, seed=0, budget=Budget(100)).popsize == 9
+    es = short._new_strategy(short.popsize)
+    assert es.opts["CMA_elitist"] is True and es.opts["CMA_diagonal"] is True
+    assert es.sigma0 == pytest.approx(0.3 * 1.5884 / 6, abs=1e-4)
+    # the textbook entry stays non-elitist with a full covariance
+    plain = make_optimizer("cma-es", two, seed=0, budget=Budget(100))
+    es = plain._new_strategy(plain.popsize)
+    assert not es.opts["CMA_elitist"] and es.opts["CMA_diagonal"] in (False, 0)
+    # the user's options go over the variant's
+    mixed = make_optimizer("cma-es-short", two, seed=0, budget=Budget(100),
+                           options={"CMA_diagonal": False})
+    es = mixed._new_strategy(mixed.popsize)
+    assert es.opts["CMA_elitist"] is True and es.opts["CMA_diagonal"] is False
+
+
+def test_short_variant_converges_on_branin_in_100_evaluations():
+    # issue 33: the textbook cma-es has run ~16 generations of 6 by then and is still
+    # converging (regret ~1e-2); the short-budget set-up reaches ~1e-5, as Nevergrad's CMA
+    short = _branin_regrets("cma-es-short", range(5))
+    plain = _branin_regrets("cma-es", range(5))
+    assert np.median(short) < 1e-3
+    assert np.median(short) < np.median(plain) / 10

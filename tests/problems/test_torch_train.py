@@ -16,7 +16,7 @@ import torch
 import hpbench
 from hpbench import Budget, EvalContext, Optimizer, Suggestion
 from hpbench.problems.torch.nets import DIVERGED_LOSS
-from hpbench.problems.torch.train import load_checkpoint
+from hpbench.problems.torch.train import load_checkpoint, pow_each
 from hpbench.runner import run_loop
 
 CFG = dict(lr=0.01, weight_decay=1e-4, momentum=0.9, dropout=0.2, batch_size=128, width=16,
@@ -181,6 +181,33 @@ def test_batched_population_equals_one_by_one_bit_for_bit(tmp_path, optimizer):
     # a member's result does not depend on its companions either
     again = problem.evaluate_batch(configs[2:4], [6] * 2)
     assert [r.value for r in again] == [r.value for r in batched[2:4]]
+
+
+def test_a_population_wider_than_the_vector_lanes_equals_one_by_one():
+    # 16 members fill AVX2 / AVX-512 lanes: ATen's vectorized pow (Adam's bias corrections)
+    # rounds differently from its scalar loop, which a stack of one always takes (pow_each);
+    # 3 epochs of batch 16 are 204 Adam steps, past t = 168, where 0.999 ** t first differs
+    # (with a plain ``**`` 7 of these 16 members drift from their lone runs)
+    problem = mlp()
+    configs = _population(16, seed=1, optimizer="adam", batch_size=16)
+    batched = problem.evaluate_batch(configs, [3] * 16)
+    alone = [problem.evaluate(c, fidelity=3) for c in configs]
+    assert [(b.value, b.info["train_loss"]) for b in batched] == \
+        [(s.value, s.info["train_loss"]) for s in alone]
+
+
+def test_pow_each_rounds_every_element_as_it_would_alone():
+    base = torch.rand(64, 1, generator=torch.Generator().manual_seed(0)) * 0.45 + 0.5
+    for step in range(1, 2000, 37):
+        t = torch.full((64, 1), float(step))
+        assert torch.equal(pow_each(base, t), torch.cat([base[i:i + 1] ** t[i:i + 1]
+                                                         for i in range(64)]))
+        assert torch.equal(pow_each(0.999, t), torch.cat([0.999 ** t[i:i + 1]
+                                                          for i in range(64)]))
+    # a stack of one and 0-d tensors are computed as before
+    one = torch.tensor([[0.9]])
+    assert torch.equal(pow_each(one, one * 7), one ** (one * 7))
+    assert torch.equal(pow_each(0.999, torch.tensor(5.0)), 0.999 ** torch.tensor(5.0))
 
 
 def test_batch_groups_by_architecture_and_resumes_members_exactly(tmp_path):
