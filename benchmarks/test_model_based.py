@@ -6,6 +6,10 @@
   each optimizer fills its first 200 observations with its own initial design (``n_init`` /
   ``n_initial_points`` = 200, so no model is fitted on the way) and the next ask + evaluate +
   tell cycles are timed, alternating between the optimizers in one process;
+* the same in CPU time at 200 and 400 observations against ``optuna-gp`` (bar: no slower);
+* gp-bo's robustness on seeded instances (issue 33): median and worst final regret after 100
+  evaluations on Hartmann6 (bars 1e-3 and 0.05) and Branin (median 1e-4), and, reported
+  without a bar, on problems it was not tuned on next to ``skopt-gp`` and ``optuna-gp``;
 * ``tpe`` against ``optuna-tpe`` on the synthetic problems of the default suite, 200
   evaluations: per-problem median final regret, and the geometric mean over problems of the
   ratio tpe / optuna-tpe (bar: at most 1.2), and the time per suggestion over the last 20
@@ -119,22 +123,28 @@ def test_gp_bo_regret_against_skopt_and_bayes_opt():
 
 # --------------------------------------------------------------------------- gp-bo speed
 
-def _cycle_times(name: str, problem_name: str) -> list[float]:
-    """Wall seconds of the ask + evaluate + tell cycles after 200 observations."""
-    init = {"gp-bo": "n_init", "skopt-gp": "n_initial_points"}[name]
-    total = 200 + SUGGESTIONS
+#: how each optimizer is told to fill its first n observations with its initial design
+_INIT = {"gp-bo": lambda n: {"n_init": n}, "skopt-gp": lambda n: {"n_initial_points": n},
+         "optuna-gp": lambda n: {"options": {"n_startup_trials": n}}}
+
+
+def _cycle_times(name: str, problem_name: str, n_obs: int = 200,
+                 clock=time.perf_counter) -> list[float]:
+    """Seconds (of ``clock``) of the ask + evaluate + tell cycles after ``n_obs``
+    observations."""
+    total = n_obs + SUGGESTIONS
     problem = hpbench.make_problem(problem_name, seed=problem_seed(MASTER, problem_name, 0))
     opt = hpbench.make_optimizer(name, problem.space, seed=0, budget=Budget(total),
-                                 **{init: 200})
+                                 **_INIT[name](n_obs))
     times = []
     for i in range(total):
-        t0 = time.perf_counter()
+        t0 = clock()
         s = opt.ask(1)[0]
         s = s if isinstance(s, hpbench.Suggestion) else hpbench.Suggestion(s)
         value = problem.evaluate(s.config).value
         opt.tell([hpbench.Observation(s, i, value, "ok")])
-        if i >= 200:  # the 200th tell fits skopt's first model; time the cycles after it
-            times.append(time.perf_counter() - t0)
+        if i >= n_obs:  # the n_obs-th tell fits skopt's first model; time the cycles after it
+            times.append(clock() - t0)
     return times
 
 
@@ -158,6 +168,91 @@ def test_gp_bo_time_per_suggestion_at_200_observations():
         "",
         "Bar: ratio at most 0.5: " + ("**met**." if not failures else
                                       "**not met**: " + "; ".join(failures)),
+    ]))
+    assert not failures, failures
+
+
+GP_OBSERVATIONS = (200, 400)
+
+
+def test_gp_bo_time_per_suggestion_against_optuna_gp():
+    """CPU time (``time.process_time``) per ask + evaluate + tell at 200 and 400 observations,
+    gp-bo against Optuna's GPSampler, alternating in one process (issue 33)."""
+    require("gp-bo", "optuna-gp")
+    rows, failures = [], []
+    for p in GP_PROBLEMS:
+        for n in GP_OBSERVATIONS:
+            ours = statistics.median(_cycle_times("gp-bo", p, n, time.process_time))
+            theirs = statistics.median(_cycle_times("optuna-gp", p, n, time.process_time))
+            ratio = ours / theirs
+            rows.append(f"| {p} | {n} | {ours * 1e3:.0f} | {theirs * 1e3:.0f} | {ratio:.2f} |")
+            if ratio > 1.0:
+                failures.append(f"{p} at {n}: ratio {ratio:.2f} > 1")
+    write_section("gp-bo time per suggestion against optuna-gp", "\n".join([
+        f"Median CPU ms of {SUGGESTIONS} ask + evaluate + tell cycles after n observations "
+        "(each optimizer's own initial design of n points; both with one BLAS thread).",
+        "",
+        "| problem | n | gp-bo (ms) | optuna-gp (ms) | gp-bo / optuna-gp |",
+        "|---|---|---|---|---|",
+        *rows,
+        "",
+        "Bar: ratio at most 1: " + ("**met**." if not failures else
+                                    "**not met**: " + "; ".join(failures)),
+    ]))
+    assert not failures, failures
+
+
+#: issue 33: gp-bo's robustness bar on seeded instances, 100 evaluations
+GP_ROBUST_BARS = {"hartmann6": (1e-3, 0.05), "branin": (1e-4, None)}
+#: problems gp-bo was not tuned on: reported against the rivals, no bar
+GP_GENERALISATION = ("ackley-5d", "rosenbrock-5d", "levy-5d")
+GP_GENERAL_RIVALS = ("skopt-gp", "optuna-gp")
+
+
+def _spread(regrets: list[float]) -> str:
+    q1, q3 = np.percentile(regrets, [25, 75])
+    return (f"{fmt(statistics.median(regrets))} | {fmt(q1)} – {fmt(q3)} | "
+            f"{fmt(max(regrets))}")
+
+
+def test_gp_bo_robust_on_seeded_instances():
+    """Median and worst final regret of gp-bo over the repeats against the bars of issue 33,
+    and (reported, not asserted) on problems it was not tuned on, next to skopt-gp and
+    optuna-gp; rotated and BBOB problems join when they are registered."""
+    require("gp-bo", *GP_GENERAL_RIVALS)
+    registered = set(hpbench.list_problems())
+    extra = sorted(p for p in registered
+                   if p.startswith("bbob-f") or (p.endswith("-rot") and p[:-4]
+                                                 in GP_GENERALISATION))
+    rows, failures = [], []
+    for p, (median_bar, worst_bar) in GP_ROBUST_BARS.items():
+        regrets, _ = final_regrets(p, "gp-bo", GP_BUDGET)
+        rows.append(f"| {p} | gp-bo | {_spread(regrets)} |")
+        if statistics.median(regrets) > median_bar:
+            failures.append(f"{p}: median {statistics.median(regrets):.3g} > {median_bar:g}")
+        if worst_bar is not None and max(regrets) > worst_bar:
+            failures.append(f"{p}: worst {max(regrets):.3g} > {worst_bar:g}")
+    general = []
+    for p in (*GP_GENERALISATION, *extra[:6]):
+        for name in ("gp-bo", *GP_GENERAL_RIVALS):
+            general.append(f"| {p} | {name} | {_spread(final_regrets(p, name, GP_BUDGET)[0])} |")
+    write_section(f"gp-bo robustness, {GP_BUDGET} evaluations", "\n".join([
+        f"{REPEATS} repeats on seeded instances (master seed {MASTER}); regret = best true "
+        "value − optimum.",
+        "",
+        "| problem | optimizer | median | IQR | worst |",
+        "|---|---|---|---|---|",
+        *rows,
+        "",
+        "Bars: " + "; ".join(f"{p} median ≤ {m:g}" + (f", worst ≤ {w:g}" if w else "")
+                             for p, (m, w) in GP_ROBUST_BARS.items())
+        + ": " + ("**met**." if not failures else "**not met**: " + "; ".join(failures)),
+        "",
+        "Problems gp-bo was not tuned on (reported, no bar):",
+        "",
+        "| problem | optimizer | median | IQR | worst |",
+        "|---|---|---|---|---|",
+        *general,
     ]))
     assert not failures, failures
 

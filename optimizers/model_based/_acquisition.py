@@ -225,7 +225,11 @@ def sobol_design(cube: UnitCube, n: int, rng: np.random.Generator) -> np.ndarray
 
 
 def default_n_init(d: int, budget: int | None) -> int:
-    """Initial design size: ``max(5, d + 1)``, at most a quarter of the budget (at least 2)."""
+    """Initial design size: ``max(5, d + 1)``, at most a quarter of the budget (at least 2).
+
+    Ax's larger ``max(5, 2d)`` (``choose_generation_strategy``, at most a fifth of the budget)
+    did not help gp-bo on seeded Hartmann6: median final regret 0.017 against 0.004 after 100
+    evaluations, worst 1.04 against 1.19 (10 repeats, issue 33)."""
     n = max(5, d + 1)
     if budget is not None:
         n = min(n, max(2, budget // 4))
