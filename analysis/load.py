@@ -20,6 +20,15 @@ Regret (the definition every figure and table uses):
   different attainable values — and figures say which ("vs best known", "vs best seen");
 * before a cell's first ok full-fidelity trial its regret is undefined (NaN); aggregates
   treat that as worse than any number (``+inf``), never as missing.
+
+That is the *oracle* regret: it credits a method with the best true value among the points it
+evaluated, which a user who sees only noisy values cannot pick out. *Incumbent* regret
+(``incumbent_regret``) scores the config the optimizer would return — its ``recommend``
+hook's answer (trial column ``incumbent``), else the best observed value among ok
+full-fidelity trials — by its true value against the same reference. ``select_regret``
+decides per problem which one the ``regret`` column, and so every figure and table, holds:
+by default incumbent regret on noisy problems (an ok trial's value differs from its true
+value), oracle regret elsewhere.
 """
 
 from __future__ import annotations
@@ -47,11 +56,17 @@ FLOOR = 1e-12
 #: the trial columns the analysis reads (no config, error or info strings): names of
 #: ``hpbench.trials.TRIAL_COLUMNS``, whose types the store casts every file's columns to
 COLUMNS = ("trial", "fidelity", "value", "true_value", "test_value", "status", "cost",
-           "cum_cost", "budget_used", "ask_s", "eval_s", "tell_s", "t_start", "t_end")
+           "cum_cost", "budget_used", "ask_s", "eval_s", "tell_s", "t_start", "t_end",
+           "incumbent")
 
 #: reference kinds and the words figures use for them
 REF_LABELS = {"optimum": "regret", "best known": "regret vs best known",
               "best seen": "regret vs best seen"}
+
+#: which regret the figures and tables show (``select_regret``): ``oracle`` the best true
+#: value among the evaluated points, ``incumbent`` the true value of the config the
+#: optimizer would return, ``auto`` incumbent on noisy problems and oracle elsewhere
+REGRET_METRICS = ("auto", "oracle", "incumbent")
 
 #: relative slack when comparing a trial's fidelity with full fidelity, and a budget point
 #: with a grid point (the runner's own EPS: fidelity fractions do not add up exactly)
@@ -90,8 +105,37 @@ class Results:
         return list(self.problems.index)
 
     def ref_label(self, problem: str) -> str:
-        """How the regret of ``problem`` is measured, in words for an axis label."""
-        return REF_LABELS[self.problems.at[problem, "ref_kind"]]
+        """How the regret of ``problem`` is measured, in words for an axis label: its
+        reference, and which regret on a noisy problem or where incumbent regret is used."""
+        label = REF_LABELS[self.problems.at[problem, "ref_kind"]]
+        if "metric" not in self.problems:
+            return label
+        noisy = bool(self.problems.at[problem, "noisy"])
+        if self.problems.at[problem, "metric"] == "incumbent":
+            return "incumbent " + label + (" (noisy problem)" if noisy else "")
+        return ("oracle " + label) if noisy else label
+
+    def metric_note(self) -> str:
+        """Which problems aggregates score by incumbent regret, for a label ("" if none)."""
+        if "metric" not in self.problems:
+            return ""
+        use = self.problems["metric"] == "incumbent"
+        if not use.any():
+            return ""
+        if use.all():
+            return "incumbent regret"
+        if (use == self.problems["noisy"]).all():
+            return "incumbent regret (noisy problems)"
+        return "incumbent regret on " + ", ".join(self.problems.index[use])
+
+    def regret_words(self) -> pd.Series:
+        """Per problem, its reference kind and, where it is not the oracle regret or the
+        problem is noisy, which regret: the tables' "reference" column."""
+        words = self.problems["ref_kind"].astype(str)
+        if "metric" not in self.problems:
+            return words
+        shown = (self.problems["metric"] == "incumbent") | self.problems["noisy"]
+        return words.where(~shown, words + "; " + self.problems["metric"].astype(str))
 
     def common_budget(self) -> tuple[float, str] | None:
         """(amount, unit) when every problem ran under the same budget, else None."""
@@ -181,8 +225,25 @@ def _optimizer_order(names: Sequence[str], folder: ResultsDir) -> list[str]:
     return order + sorted(present - set(order))
 
 
-def load(results_dir: Path | str, *, threads: int | None = None) -> Results:
-    """Load ``results_dir`` (what ``hpbench run --out`` wrote) and derive regret columns."""
+def load(results_dir: Path | str, *, threads: int | None = None,
+         regret: str = "auto", cache: bool = True) -> Results:
+    """Load ``results_dir`` (what ``hpbench run --out`` wrote) and derive regret columns;
+    ``regret`` picks the metric the figures show (``select_regret``). ``cache``: keep the
+    result in the folder's ``.cache/`` and take it from there while no cell changed
+    (``hpbench.analysis.cache``; every cell file is still read and its checksum verified).
+    ``threads``: files read at once (default: the cores, at most 4)."""
+    from hpbench.analysis import cache as cache_module
+    from hpbench.analysis.parallel import default_workers
+
+    threads = default_workers() if threads is None else threads
+    if not cache:
+        return _load_uncached(results_dir, threads=threads, regret=regret)
+    return cache_module.load_cached(results_dir, _load_uncached, Results, threads=threads,
+                                    regret=regret)
+
+
+def _load_uncached(results_dir: Path | str, *, threads: int | None = None,
+                   regret: str = "auto") -> Results:
     folder = ResultsDir(results_dir)
     frame, metas, lengths, corrupt = read_folder(folder.root, threads=threads)
     cells = _cells_frame(metas, lengths)
@@ -203,10 +264,10 @@ def load(results_dir: Path | str, *, threads: int | None = None) -> Results:
     optimizers = _optimizer_order(cells["optimizer"].unique().tolist(), folder)
     trials = frame
     problems = derive(trials, cells, lengths, notes)
-    return Results(trials=trials, cells=cells, problems=problems, optimizers=optimizers,
-                   metas=metas, suite=str(suite_name), fingerprint=fingerprint,
-                   fingerprint_source=source, suite_toml=folder.suite_text(),
-                   run_info=run_info, notes=notes)
+    return select_regret(Results(
+        trials=trials, cells=cells, problems=problems, optimizers=optimizers, metas=metas,
+        suite=str(suite_name), fingerprint=fingerprint, fingerprint_source=source,
+        suite_toml=folder.suite_text(), run_info=run_info, notes=notes), regret)
 
 
 def _segment_prev(values: np.ndarray, starts: np.ndarray, fill: float) -> np.ndarray:
@@ -253,6 +314,7 @@ def derive(trials: pd.DataFrame, cells: pd.DataFrame, lengths: np.ndarray,
     problems, ref, icode = _references(trials, cells, problem_names, code, tv, notes)
     _budget_axes(trials, cells, code)
     _validation_and_test(trials, cells, problems, code, starts, full, ref, icode)
+    _incumbent_regret(trials, problems, lengths, code, starts, full, ref)
     _first_regrets(trials, cells, problems, code)
     _cell_notes(cells, notes)
     return problems
@@ -440,6 +502,79 @@ def _validation_and_test(trials: pd.DataFrame, cells: pd.DataFrame, problems: pd
         trials["val_regret"] = np.maximum(trials["inc_value"].to_numpy() - ref, 0.0)
         trials["test_regret"] = np.maximum(
             trials["inc_test"].to_numpy() - cells["test_ref"].to_numpy()[code], 0.0)
+
+
+def _incumbent_regret(trials: pd.DataFrame, problems: pd.DataFrame, lengths: np.ndarray,
+                      code: np.ndarray, starts: np.ndarray, full: np.ndarray,
+                      ref: np.ndarray) -> None:
+    """``incumbent`` (the trial number of the config the optimizer would return: its
+    ``recommend`` hook's answer as recorded, else — no hook, no opinion, or a file written
+    before the column — the best observed value among ok full-fidelity trials so far; NaN
+    before there is one), ``incumbent_regret`` (that config's true value minus the
+    reference, ≥ the oracle ``regret``), ``oracle_regret`` (a copy of ``regret`` that
+    ``select_regret`` keeps), and the problems' ``noisy`` (some ok trial's ``value``
+    differs from its ``true_value``)."""
+    value = trials["value"].to_numpy(dtype=float)
+    true_value = trials["true_value"].to_numpy(dtype=float)
+    v = np.where(full & np.isfinite(value), value, np.inf)
+    cm = pd.Series(v).groupby(code, sort=False).cummin().to_numpy() if len(v) else v
+    best_seen = _segment_ffill_index(np.isfinite(v) & (v < _segment_prev(cm, starts, np.inf)),
+                                     code, starts)
+    hook = trials["incumbent"].to_numpy(dtype=float) if "incumbent" in trials \
+        else np.full(len(v), np.nan)
+    first = starts[code] if len(code) else np.zeros(0, dtype=np.int64)
+    with np.errstate(invalid="ignore"):
+        named = np.isfinite(hook) & (hook >= 0) & (hook < lengths[code])
+    row = np.where(named, first + np.where(named, hook, 0).astype(np.int64), best_seen)
+    # a hook may only name an ok full-fidelity trial (the runner checks); anything else in
+    # a file falls back to the default
+    bad = (row >= 0) & ~full[np.maximum(row, 0)] if len(row) else row >= 0
+    row = np.where(bad, best_seen, row)
+    tv = np.where(np.isnan(true_value), value, true_value)
+    have = row >= 0
+    safe = np.maximum(row, 0)
+    trials["incumbent"] = np.where(have, (safe - first).astype(float), np.nan)
+    with np.errstate(invalid="ignore"):
+        trials["incumbent_regret"] = np.where(
+            have, np.maximum((tv[safe] if len(tv) else tv) - ref, 0.0), np.nan)
+        tol = 1e-12 * np.maximum(1.0, np.abs(true_value))
+        differs = full & np.isfinite(value) & np.isfinite(true_value) \
+            & (np.abs(value - true_value) > tol)
+    trials["oracle_regret"] = trials["regret"]
+    pcode = trials["problem"].cat.codes.to_numpy()  # over the sorted names: problems' order
+    problems["noisy"] = np.bincount(pcode[differs], minlength=len(problems))[
+        :len(problems)] > 0
+
+
+def select_regret(results: Results, metric: str = "auto") -> Results:
+    """Make ``trials["regret"]`` — what every figure and table reads — the ``metric`` of
+    each problem (``REGRET_METRICS``; the one place it is decided), in place; the problems
+    gain ``metric`` ("oracle" or "incumbent"), and the notes say which problems use
+    incumbent regret. ``auto``: incumbent regret on noisy problems (``problems["noisy"]``),
+    where the oracle would credit a method with the true value of a point it could not
+    recognize as its best; oracle elsewhere. Returns ``results``."""
+    if metric not in REGRET_METRICS:
+        raise ValueError(f"regret metric must be one of {list(REGRET_METRICS)}, "
+                         f"got {metric!r}")
+    problems, trials = results.problems, results.trials
+    use = problems["noisy"].to_numpy(dtype=bool) if metric == "auto" else \
+        np.full(len(problems), metric == "incumbent")
+    problems["metric"] = np.where(use, "incumbent", "oracle")
+    pcode = trials["problem"].cat.codes.to_numpy()
+    trials["regret"] = np.where(use[pcode] if len(pcode) else np.zeros(0, dtype=bool),
+                                trials["incumbent_regret"].to_numpy(dtype=float),
+                                trials["oracle_regret"].to_numpy(dtype=float))
+    results.notes[:] = [n for n in results.notes if not n.startswith(_METRIC_NOTE)]
+    names = list(problems.index[use])
+    if names:
+        where = "every problem" if len(names) == len(problems) else ", ".join(names)
+        results.notes.append(f"{_METRIC_NOTE} (the true value of the config the optimizer "
+                             f"would return, not the best true value it evaluated) on "
+                             f"{where}" + (" (noisy)" if metric == "auto" else ""))
+    return results
+
+
+_METRIC_NOTE = "regret is incumbent regret"
 
 
 def _first_regrets(trials: pd.DataFrame, cells: pd.DataFrame, problems: pd.DataFrame,

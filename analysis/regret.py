@@ -69,6 +69,22 @@ def all_summaries(results: Results, axes: tuple[str, ...] = ("evaluations", "cos
     return out
 
 
+#: curves longer than this are drawn through their corners only (``step_corners``)
+THIN_ABOVE = 64
+
+
+def step_corners(*columns: np.ndarray) -> np.ndarray:
+    """Indices of the points a step function (``steps-post``) through ``columns`` needs:
+    every point whose values differ from the previous or the next point's (NaN equal to
+    NaN), and the first and last. The points left out continue a flat step: drawing
+    without them draws the same steps, bands (``where`` runs included) and gaps."""
+    v = np.column_stack(columns)
+    same = np.all((v[1:] == v[:-1]) | (np.isnan(v[1:]) & np.isnan(v[:-1])), axis=1)
+    keep = np.ones(len(v), dtype=bool)
+    keep[1:-1] = ~(same[:-1] & same[1:])
+    return np.flatnonzero(keep)
+
+
 def draw_curves(ax, data: pd.DataFrame, lu: lineup.Lineup, names: Sequence[str], *,
                 floor: float | None = None, steps: bool = True) -> pd.DataFrame:
     """Draw the centre lines of ``names`` from ``data`` (a ``summarize`` frame) on ``ax``,
@@ -82,15 +98,23 @@ def draw_curves(ax, data: pd.DataFrame, lu: lineup.Lineup, names: Sequence[str],
         x = part["x"].to_numpy(dtype=float)
         y, lo, hi = (style.on_log_axis(part[c].to_numpy(), floor)
                      for c in ("centre", "low", "high"))
-        ax.plot(x, y, markevery=max(1, len(x) // 8),
+        every = max(1, len(x) // 8)
+        at = slice(None)
+        marks: int | list[int] = every
+        if steps and len(x) > THIN_ABOVE:
+            # the same steps through fewer points: a long curve keeps only its corners
+            # (and the points its markers sit on), so it is laid out and rendered faster
+            at = np.union1d(step_corners(y, lo, hi), np.arange(0, len(x), every))
+            marks = np.searchsorted(at, np.arange(0, len(x), every)).tolist()
+        ax.plot(x[at], y[at], markevery=marks,
                 drawstyle="steps-post" if steps else "default", **lu.line_kw(name))
         # the band is drawn where both ends exist (an infinite upper quartile means a
         # quarter of the repeats have found nothing yet; the line still shows the centre)
         ok = np.isfinite(lo) & np.isfinite(hi)
         band = lu.band_kw(name)
         if band is not None and ok.any():
-            ax.fill_between(x, np.where(ok, lo, 1.0), np.where(ok, hi, 1.0), where=ok,
-                            step="post" if steps else None, **band)
+            ax.fill_between(x[at], np.where(ok, lo, 1.0)[at], np.where(ok, hi, 1.0)[at],
+                            where=ok[at], step="post" if steps else None, **band)
         drawn.append(pd.DataFrame({"optimizer": name, "x": x, "y": y, "low": lo, "high": hi}))
     return pd.concat(drawn, ignore_index=True) if drawn else pd.DataFrame(
         columns=["optimizer", "x", "y", "low", "high"])
@@ -305,6 +329,8 @@ def plot_normalized(results: Results, summary: pd.DataFrame, *,
             ax.grid(True, which="major", alpha=0.3)
             style.mark_floor(ax, floors[centre])
     label = f"normalized regret\n({style.BASELINE} search = 1, optimum = 0)"
+    which = results.metric_note()  # incumbent regret on (some) problems: said on the axis
+    label += f"\nof {which}" if which else ""
     lineup.label_panels(lu, grid, [x_label] * 2,
                         [_y_label(label, floors[c], "normalized regret") for c in kinds],
                         [title for _, _, title in kinds.values()])
@@ -331,11 +357,15 @@ def budget_axis(results: Results) -> tuple[float, str]:
 
 def write_problem_figures(results: Results, out: Path, kind: str = "iqr",
                           data: dict[str, dict[str, pd.DataFrame]] | None = None, *,
-                          highlight: Sequence[str] = ()) -> list[Path]:
+                          highlight: Sequence[str] = (), problems: Sequence[str] | None = None,
+                          axes: dict[str, tuple[str, ...]] | None = None) -> list[Path]:
+    """Draw and save the figures of ``problems`` (default every problem); ``axes``: each
+    problem's panels when known (``problem_axes`` reads the trials, which a drawing worker
+    of ``hpbench.analysis.parallel`` does not have)."""
     paths = []
-    for problem in results.problem_names:
+    for problem in results.problem_names if problems is None else problems:
         fig, _ = plot_problem(results, problem, kind=kind, data=(data or {}).get(problem),
-                              highlight=highlight)
+                              highlight=highlight, axes=(axes or {}).get(problem))
         paths += style.save(fig, out / "regret" / _safe(problem),
                             fingerprint=results.fingerprint, title=f"regret {problem}")
     return paths

@@ -38,6 +38,7 @@ from hpbench.analysis import (
     lineup,
     overfit,
     overhead,
+    parallel,
     profiles,
     ranks,
     registry,
@@ -216,16 +217,18 @@ def analyse(results: Results, *, band: str = "iqr", budgets: Sequence[float] | N
                     seconds=seconds, highlight=highlight)
 
 
-def write_figures(a: Analysis, out: Path) -> dict[str, list[Path]]:
-    """Draw and save every registered figure (``hpbench.analysis.registry``); returns the
-    files per figure name."""
-    return registry.draw_all(a, out)
+def write_figures(a: Analysis, out: Path, workers: int | None = None
+                  ) -> dict[str, list[Path]]:
+    """Draw and save every registered figure (``hpbench.analysis.registry``), the
+    per-problem ones in ``workers`` processes (``hpbench.analysis.parallel``; default: the
+    cores, at most 4; 1: all in this one); returns the files per figure name."""
+    return parallel.draw_all(a, out, workers)
 
 
 def write_tables(a: Analysis, out: Path) -> dict[str, dict[str, str]]:
     """Write every table; returns, per table name, its Markdown, LaTeX and HTML texts."""
     r = a.results
-    refs = r.problems["ref_kind"]
+    refs = r.regret_words()
     written: dict[str, dict[str, str]] = {}
     tdir = out / "tables"
     for frac, label in zip(a.budgets, a.budget_labels):
@@ -233,7 +236,8 @@ def write_tables(a: Analysis, out: Path) -> dict[str, dict[str, str]]:
         md = tables.regret_markdown(vb, r.problem_names, r.optimizers, refs, label)
         tex = tables.regret_latex(vb, r.problem_names, r.optimizers, refs, label,
                                   label=f"tab:regret-{tables.budget_slug(label)}")
-        csv = vb.assign(budget=label, reference=vb["problem"].map(refs))
+        csv = vb.assign(budget=label, reference=vb["problem"].map(r.problems["ref_kind"]),
+                        metric=vb["problem"].map(r.problems["metric"]))
         name = f"regret_{tables.budget_slug(label)}"
         tables.write_all(tdir, name, markdown=md, latex=tex, csv=csv)
         written[name] = {"title": f"Regret at {_budget_words(frac, label)}", "markdown": md,
@@ -445,6 +449,12 @@ def _guide_html(a: Analysis) -> list[str]:
         "result yet has no regret and counts as worse than any (∞). Log axes cannot show "
         "0: a regret of 0 is drawn at a floor below the smallest one shown, which the axis "
         "states.",
+        "<b>Incumbent regret</b> (“incumbent regret” on an axis, “incumbent” in a table's "
+        "reference column): the noise-free value of the config the optimizer would return "
+        "(its recommendation, else its best observed value) minus the same reference. On a "
+        "noisy problem the best noise-free value among the evaluated points is an oracle no "
+        "user has, so incumbent regret is shown there (<code>hpbench figures --regret "
+        "auto|oracle|incumbent</code>).",
         f"<b>Lines and bands</b>: {BANDS[a.band]} (<code>hpbench figures --band "
         "iqr|ci</code>); per problem against evaluations, cumulative cost and wall time. "
         "With many optimizers, bands may be shaded only for the best few and any "
@@ -531,7 +541,8 @@ def write_html(a: Analysis, out: Path, figs: dict[str, list[Path]],
 
 def make_figures(results_dir: Path | str, out_dir: Path | str | None = None,
                  band: str = "iqr", budgets: Sequence[float] | None = None, *,
-                 linked_images: bool = False, highlight: Sequence[str] = ()) -> Path:
+                 linked_images: bool = False, highlight: Sequence[str] = (),
+                 regret: str = "auto", workers: int = 1) -> Path:
     """Every figure (PDF + PNG), table (Markdown, LaTeX, CSV) and ``report.html`` of
     ``results_dir`` into ``out_dir`` (default ``<results_dir>/figures``); returns it.
 
@@ -540,13 +551,17 @@ def make_figures(results_dir: Path | str, out_dir: Path | str | None = None,
     budget in (0, 1] or amounts in its unit; default a quarter, half and all of it.
     ``linked_images``: ``report.html`` refers to the PNGs on disk instead of embedding them.
     ``highlight``: optimizers drawn bold over a faded field in every figure (an unknown name
-    raises ``lineup.UnknownOptimizerError``).
+    raises ``lineup.UnknownOptimizerError``). ``regret``: which regret every figure and
+    table shows (``load.REGRET_METRICS``; ``auto``: incumbent regret on noisy problems).
+    ``workers``: processes drawing the per-problem figures (``hpbench figures`` uses the
+    cores, at most 4; a script passing more than 1 must guard its own code with
+    ``if __name__ == "__main__":``, since spawned workers import it).
     """
     out = Path(out_dir) if out_dir is not None else ResultsDir(results_dir).figures
-    results = load(results_dir)
+    results = load(results_dir, regret=regret)
     a = analyse(results, band=band, budgets=budgets, highlight=highlight)
     out.mkdir(parents=True, exist_ok=True)
-    figs = write_figures(a, out)
+    figs = write_figures(a, out, workers)
     tabs = write_tables(a, out)
     write_html(a, out, figs, tabs, linked_images=linked_images)
     return out

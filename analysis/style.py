@@ -193,7 +193,11 @@ def content_box(fig: Figure) -> Bbox:
     for t in footers:
         t.set(position=(box.x1 / width, (box.y1 + 0.03) / height), va="bottom",
               in_layout=True)
-    box = fig.get_tightbbox(renderer).padded(PAD_INCHES)
+    # the figure's tight box is the union of its artists' boxes: add the moved footers to
+    # the one just measured instead of measuring every tick label a second time
+    footer_boxes = [Bbox(t.get_window_extent(renderer).get_points() / fig.dpi)
+                    for t in footers]
+    box = Bbox.union([box, *footer_boxes]).padded(PAD_INCHES)
     fig.set_dpi(dpi)
     return box
 

@@ -75,6 +75,7 @@ def cell_columns(values: list[float | None], *, true_values: list[float] | None 
         t += 0.01 + a
         cols["t_end"].append(t)
         cols["info"].append("")
+        cols["incumbent"].append(None)  # no recommend hook
     return cols
 
 

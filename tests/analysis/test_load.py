@@ -65,11 +65,19 @@ def test_low_fidelity_and_failed_trials_never_become_the_incumbent(tmp_path):
 def test_true_value_not_the_noisy_value_defines_regret(tmp_path):
     cols = cell_columns([1.0, 0.5, 2.0], true_values=[3.0, 4.0, 1.5])
     write(tmp_path, "n", "a", 0, cols, optimum=1.0, budget=3)
-    r = load(tmp_path)
+    r = load(tmp_path, regret="oracle")
     c = _cell(r, "n", "a", 0)
     assert list(c["regret"]) == [2.0, 2.0, 0.5]
     # the optimizer's own incumbent (best observed value) is trial 1
     assert list(c["inc_value"]) == [1.0, 0.5, 0.5]
+    # whose true value is what incumbent regret scores; the figures' default on a noisy
+    # problem, said so on the axis
+    assert list(c["incumbent"]) == [0, 1, 1]
+    assert list(c["incumbent_regret"]) == [2.0, 3.0, 3.0]
+    auto = load(tmp_path)
+    assert list(_cell(auto, "n", "a", 0)["regret"]) == [2.0, 3.0, 3.0]
+    assert auto.ref_label("n") == "incumbent regret (noisy problem)"
+    assert r.ref_label("n") == "oracle regret"
 
 
 def test_beaten_best_known_value_becomes_the_reference(tmp_path):
