@@ -23,6 +23,11 @@ folder) stops the run: no new cell starts, running ones finish, and the error is
 * ``dask``: ``dask.distributed``; a ``LocalCluster`` of ``workers`` processes with one thread
   each, or the cluster at ``scheduler`` (``tcp://HOST:PORT``), e.g. one started by
   dask-jobqueue on Slurm (``hpbench.dask_backend``, docs/dask.md).
+
+Across cells known to be cheap (``CostModel``: the median of the finished cells of their kind
+at most ``CHEAP_S``) every backend defers the fsync of the cells' folders
+(``store.deferred_dir_sync``, where the crash-safety argument is), and the Dask backend runs
+several in one task.
 """
 
 from __future__ import annotations
@@ -45,6 +50,7 @@ from hpbench._procutil import apply_memory_limit, describe_exit, die_with_parent
 from hpbench.cell import Cell
 from hpbench.execute import CellOutcome, ResultsWriteError, execute_cell, record_failure
 from hpbench.registry import unknown_name_message
+from hpbench.store import DIR_SYNC_MAX_AGE, deferred_dir_sync, flush_dir_syncs
 
 Backend = Callable[..., list["CellOutcome"]]
 BACKENDS: dict[str, Backend] = {}
@@ -57,6 +63,10 @@ DoneFn = Callable[[CellOutcome], None]
 
 #: seconds between progress messages a worker sends for one cell
 PROGRESS_PERIOD = 0.25
+#: a cell expected to take at most this many seconds is cheap: backends defer the fsync of
+#: its folder across a run of cheap cells (``store.deferred_dir_sync``), and the Dask backend
+#: runs several cheap cells in one task
+CHEAP_S = 1.0
 
 
 def backend(name: str):
@@ -109,6 +119,31 @@ def _progress_adapter(progress: ProgressFn | None) -> Callable[[str, float, Any]
         return lambda key, spent, worker: progress(key, spent)
 
 
+class CostModel:
+    """The expected seconds of a cell: the median of the last few cells of its kind (problem,
+    optimizer) that finished in this run, so that the first cell a worker runs, which pays
+    for its imports, does not make a kind look expensive for long; None until one has
+    finished (a cell of unknown cost is never cheap)."""
+
+    KEEP = 9
+
+    def __init__(self) -> None:
+        self.seen: dict[tuple[str, str], deque[float]] = {}
+
+    def learn(self, cell: Cell, outcome: CellOutcome) -> None:
+        if outcome.seconds > 0 and outcome.status in ("done", "failed", "not-applicable"):
+            kind = (cell.problem, cell.optimizer)
+            self.seen.setdefault(kind, deque(maxlen=self.KEEP)).append(outcome.seconds)
+
+    def expected(self, cell: Cell) -> float | None:
+        seen = self.seen.get((cell.problem, cell.optimizer))
+        return sorted(seen)[len(seen) // 2] if seen else None
+
+    def cheap(self, cell: Cell) -> bool:
+        seconds = self.expected(cell)
+        return seconds is not None and seconds <= CHEAP_S
+
+
 def _check_retries(retries: Any) -> int:
     if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
         raise ValueError(f"retries must be an integer >= 0, got {retries!r}")
@@ -121,21 +156,25 @@ def run_serial(cells: Sequence[Cell], out: Path, *, progress: ProgressFn | None 
                memory_limit: int | None = None, wait_claimed: bool = False,
                **_: object) -> list[CellOutcome]:
     report = _progress_adapter(progress)
-    outcomes = []
-    for cell in cells:
-        on_trial = (lambda spent, key=cell.key: report(key, spent, None)) if report else None
-        if report:
-            report(cell.key, 0.0, None)  # it starts
-        try:
-            outcome = execute_cell(cell, out, on_trial=on_trial, journal=journal,
-                                   memory_limit=memory_limit, wait=wait_claimed)
-        except ResultsWriteError:
-            raise
-        except Exception as exc:  # e.g. the problem could not be built: record, go on
-            outcome = _error_outcome(cell, exc)
-        outcomes.append(outcome)
-        if on_done:
-            on_done(outcome)
+    outcomes, costs = [], CostModel()
+    with deferred_dir_sync():  # across cheap cells only: flushed before any other
+        for cell in cells:
+            on_trial = (lambda spent, key=cell.key: report(key, spent, None)) if report else None
+            if report:
+                report(cell.key, 0.0, None)  # it starts
+            if not costs.cheap(cell):
+                flush_dir_syncs()
+            try:
+                outcome = execute_cell(cell, out, on_trial=on_trial, journal=journal,
+                                       memory_limit=memory_limit, wait=wait_claimed)
+            except ResultsWriteError:
+                raise
+            except Exception as exc:  # e.g. the problem could not be built: record, go on
+                outcome = _error_outcome(cell, exc)
+            costs.learn(cell, outcome)
+            outcomes.append(outcome)
+            if on_done:
+                on_done(outcome)
     return outcomes
 
 
@@ -163,28 +202,36 @@ def _worker_main(conn, parent_pid: int, memory_limit: int | None) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     apply_memory_limit(memory_limit)
     conn.send(("ready",))
-    while True:
-        try:
-            job = conn.recv()
-        except (EOFError, OSError):
-            return
-        kind = job[0]
-        if kind == "stop":
-            return
-        try:
-            if kind == "cell":
-                _, cell, out, options, report = job
-                on_trial = _Throttled(conn.send, cell.key) if report else None
-                reply: tuple = ("done", execute_cell(cell, out, on_trial=on_trial, **options))
-            else:  # "record": write a cell whose workers kept dying as failed
-                _, cell, out, reason, attempts = job
-                reply = ("done", record_failure(cell, out, reason, attempts=attempts))
-        except ResultsWriteError as exc:
-            reply = ("fatal", str(exc), exc.errno)
-        except Exception as exc:
-            reply = ("error", f"{type(exc).__name__}: {exc}",
-                     "".join(traceback.format_exception(exc)))
-        conn.send(reply)
+    with deferred_dir_sync():  # across the cheap cells the driver sends in a row
+        while True:
+            try:
+                if not conn.poll(DIR_SYNC_MAX_AGE):  # idle: make the finished cells durable
+                    flush_dir_syncs()
+                job = conn.recv()
+            except (EOFError, OSError):
+                return
+            if job[0] == "stop":
+                return
+            conn.send(_worker_job(conn, job))
+
+
+def _worker_job(conn, job: tuple) -> tuple:
+    """Run one job of the ``processes`` backend in its worker; the reply to send."""
+    try:
+        if job[0] == "cell":
+            _, cell, out, options, report, cheap = job
+            if not cheap:
+                flush_dir_syncs()
+            on_trial = _Throttled(conn.send, cell.key) if report else None
+            return ("done", execute_cell(cell, out, on_trial=on_trial, **options))
+        _, cell, out, reason, attempts = job  # "record": a cell whose workers kept dying
+        flush_dir_syncs()
+        return ("done", record_failure(cell, out, reason, attempts=attempts))
+    except ResultsWriteError as exc:
+        return ("fatal", str(exc), exc.errno)
+    except Exception as exc:
+        return ("error", f"{type(exc).__name__}: {exc}",
+                "".join(traceback.format_exception(exc)))
 
 
 class _Slot:
@@ -232,6 +279,7 @@ class _Pool:
         self.jobs: dict[int, str] = {}  # slot -> job kind
         self.fatal: ResultsWriteError | None = None
         self.start_failures: list[str] = []
+        self.costs = CostModel()
 
     def dispatch(self) -> list[_Slot]:
         """Give every idle worker a pending job (starting workers as needed); the busy ones."""
@@ -243,7 +291,7 @@ class _Pool:
                 cell = self.cells[i]
                 if kind == "cell":
                     slot.conn.send(("cell", cell, self.out, self.options,
-                                    self.report is not None))
+                                    self.report is not None, self.costs.cheap(cell)))
                     if self.report:
                         self.report(cell.key, 0.0, slot.name)  # it starts
                 else:
@@ -256,6 +304,7 @@ class _Pool:
         # a recorded failure took as many attempts as there were deaths, a run one more
         outcome.attempts = len(self.deaths.get(i, ())) + (kind == "cell")
         self.outcomes[i] = outcome
+        self.costs.learn(self.cells[i], outcome)
         if self.on_done:
             self.on_done(outcome)
 

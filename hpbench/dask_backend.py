@@ -1,7 +1,8 @@
-"""The ``dask`` backend: cells as ``dask.distributed`` tasks, one per worker at a time, on a
-``LocalCluster`` of ``workers`` processes or on the cluster at a scheduler address (e.g. one
-dask-jobqueue starts on Slurm). How deaths are charged, the liveness rule and how to secure a
-scheduler: docs/dask.md. ``distributed`` is imported only when a run uses this backend.
+"""The ``dask`` backend: cells as ``dask.distributed`` tasks, one task per worker at a time
+(one cell, or several cheap ones run in turn), on a ``LocalCluster`` of ``workers`` processes
+or on the cluster at a scheduler address (e.g. one dask-jobqueue starts on Slurm). How deaths
+are charged, the liveness rule and how to secure a scheduler: docs/dask.md. ``distributed``
+is imported only when a run uses this backend.
 """
 
 from __future__ import annotations
@@ -18,11 +19,14 @@ import uuid
 from collections import deque
 from collections.abc import Sequence
 from concurrent.futures import CancelledError
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from hpbench._procutil import apply_memory_limit
 from hpbench.backends import (
+    CHEAP_S,
+    CostModel,
     DoneFn,
     ProgressFn,
     _check_retries,
@@ -34,6 +38,7 @@ from hpbench.backends import (
 )
 from hpbench.cell import Cell
 from hpbench.execute import CellOutcome, ResultsWriteError, execute_cell, record_failure
+from hpbench.store import deferred_dir_sync
 
 #: seconds between the driver's looks at the cluster's workers
 DASK_POLL = 0.2
@@ -45,6 +50,11 @@ DASK_REQUEST_TIMEOUT = 30.0
 #: how often a job whose worker vanished before the job confirmed its start (so the job cannot
 #: have caused it) is resubmitted without a death charged; beyond that such deaths count
 MAX_UNCONFIRMED = 3
+#: seconds of expected work one Dask task holds at most when it groups cheap cells (each
+#: task costs a round of scheduler messages and a wake-up of the driver, about as much as a
+#: cheap cell's trials), and how many cells at most
+BATCH_S = 4.0
+MAX_BATCH = 64
 _HOST = re.compile(r"\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9_])?")
 
 
@@ -58,41 +68,59 @@ class ClusterLostError(RuntimeError):
         self.outcomes = outcomes
 
 
-def _confirm_start(start: tuple[str, str] | None) -> None:
-    """Tell the scheduler that this task started, and wait until it knows: the driver charges a
-    worker's death only to a job that had confirmed its start on that worker."""
+def _confirm_start(start: tuple[str, str] | None, cell: int = 0,
+                   done: CellOutcome | None = None) -> None:
+    """Tell the scheduler that cell ``cell`` of this task starts (and how the one before it,
+    ``done``, ended), and wait until it knows: the driver charges a worker's death only to the
+    cell that had confirmed its start on that worker and not finished (``_DaskRun.settle``)."""
     if start is None:
         return
     from distributed import get_worker
     from distributed.utils import sync
 
     worker = get_worker()
+    msg = {"job": start[1], "cell": cell, "done": None if done is None else asdict(done)}
     with contextlib.suppress(Exception):  # best effort: unconfirmed deaths are capped
-        sync(worker.loop, worker.scheduler.log_event, topic=start[0], msg=start[1],
+        sync(worker.loop, worker.scheduler.log_event, topic=start[0], msg=msg,
              callback_timeout=DASK_REQUEST_TIMEOUT)
 
 
-def _dask_cell(cell: Cell, out: Path, options: dict[str, Any], topic: str | None,
-               start: tuple[str, str] | None = None) -> CellOutcome:
-    """One cell on a Dask worker; progress goes to the client as events on ``topic``."""
-    _confirm_start(start)
-    on_trial = None
+def _dask_cells(cells: list[Cell], out: Path, options: dict[str, Any], topic: str | None,
+                start: tuple[str, str] | None = None) -> list[CellOutcome]:
+    """The cells of one Dask task, in turn (one, or several cheap ones: ``_DaskRun.take``);
+    progress goes to the client as events on ``topic``. Each cell confirms its start first,
+    so a death is charged to the cell that caused it, never to its neighbours in the task.
+    The cells' folders are fsync'd once, at the end of the task (``deferred_dir_sync``)."""
+    send = None
     if topic is not None:
         from distributed import get_worker
 
         worker = get_worker()
         name = str(worker.name)
-        on_trial = _Throttled(
-            lambda msg: worker.log_event(topic, {"key": msg[1], "spent": msg[2],
-                                                 "worker": name}), cell.key)
+
+        def send(msg: tuple) -> None:
+            worker.log_event(topic, {"key": msg[1], "spent": msg[2], "worker": name})
     apply_memory_limit(options.get("memory_limit"))
-    return execute_cell(cell, out, on_trial=on_trial, **options)
+    outcomes: list[CellOutcome] = []
+    with deferred_dir_sync():
+        for j, cell in enumerate(cells):
+            _confirm_start(start, j, outcomes[-1] if outcomes else None)
+            if send is not None and j:
+                send(("progress", cell.key, 0.0))  # it starts (the driver said so for the first)
+            on_trial = _Throttled(send, cell.key) if send is not None else None
+            try:
+                outcomes.append(execute_cell(cell, out, on_trial=on_trial, **options))
+            except ResultsWriteError:
+                raise
+            except Exception as exc:  # e.g. the problem could not be built: record, go on
+                outcomes.append(_error_outcome(cell, exc))
+    return outcomes
 
 
 def _dask_record(cell: Cell, out: Path, reason: str, attempts: int,
-                 start: tuple[str, str] | None = None) -> CellOutcome:
+                 start: tuple[str, str] | None = None) -> list[CellOutcome]:
     _confirm_start(start)
-    return record_failure(cell, out, reason, attempts=attempts)
+    return [record_failure(cell, out, reason, attempts=attempts)]
 
 
 def _one_line(exc: BaseException) -> str:
@@ -216,9 +244,18 @@ def dask_client(workers: int = 2, scheduler: str | None = None, *,
     # hpbench reports deaths itself, hence the silenced logs; and the workers' statistical
     # profiler (a stack sample every 10 ms) stays off: it about doubled the CPU time of
     # pure-Python cells (benchmarks/test_backends.py)
+    # Likewise the clocks that run whether or not there is work: the event-loop tick (every
+    # 20 ms in the scheduler, each nanny and each worker), the system monitor (500 ms) and the
+    # memory monitor (100 ms) cost a LocalCluster of 2 workers 7 % of a core when idle, and
+    # more on a loaded machine, where a run lasts longer (benchmarks/test_backends.py); slower
+    # clocks change only how soon Dask notices a blocked loop or a worker near its memory
+    # limit (hpbench's own memory_limit is an rlimit, not this monitor)
     with dask.config.set({"distributed.scheduler.allowed-failures": 0,
                           "distributed.deploy.lost-worker-timeout": 10 * 365 * 86400,
-                          "distributed.worker.profile.enabled": False}):
+                          "distributed.worker.profile.enabled": False,
+                          "distributed.admin.tick.interval": "1s",
+                          "distributed.admin.system-monitor.interval": "2s",
+                          "distributed.worker.memory.monitor-interval": "500ms"}):
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                dashboard_address=None, silence_logs=logging.CRITICAL,
                                memory_limit=memory_limit or "auto")
@@ -271,9 +308,12 @@ class _DaskRun:
     """The ``dask`` backend's driver. Jobs, ("cell", i) or ("record", i) (writing cell i as
     failed after its workers kept dying), wait in a queue here, not on the scheduler: each is
     submitted to one idle worker and restricted to it, so a worker runs one hpbench job at a
-    time whatever the scheduler's settings (queuing, work stealing, allowed failures). When a
-    worker dies, the job on it is the only one that can have caused it: it is charged the
-    death if it had confirmed its start, else resubmitted (``MAX_UNCONFIRMED``). No worker for
+    time whatever the scheduler's settings (queuing, work stealing, allowed failures). Cells
+    known to be cheap (``CostModel``) go to a worker several at a time in one task (``take``),
+    run there in turn, each confirming its start. When a worker dies, the cell running on it
+    is the only one that can have caused it: it is charged the death if it had confirmed its
+    start, else resubmitted (``MAX_UNCONFIRMED``); the cells of its task that finished keep
+    their outcomes, those that had not started go back to the queue uncharged. No worker for
     ``worker_timeout`` seconds stops the run with ``ClusterLostError``."""
 
     def __init__(self, client, cells: Sequence[Cell], out: Path, report, on_done,
@@ -288,7 +328,9 @@ class _DaskRun:
         self.deaths: dict[int, list[str]] = {}
         self.unconfirmed: dict[int, int] = {}
         self.outcomes: dict[int, CellOutcome] = {}
-        self.running: dict[str, tuple[Any, str, int]] = {}  # worker -> (future, kind, i)
+        self.running: dict[str, tuple[Any, str, list[int]]] = {}  # worker -> (future, kind,
+        # the cells of its task)
+        self.costs = CostModel()
         self.workers: set[str] = set()  # the running workers at the last look
         self.fatal: ResultsWriteError | None = None
         self.submitted, self.looked, self.seen = 0, float("-inf"), time.monotonic()
@@ -299,59 +341,106 @@ class _DaskRun:
         return self.client.sync(getattr(self.client.scheduler, op),
                                 callback_timeout=DASK_REQUEST_TIMEOUT, **kw)
 
-    def submit(self, worker: str, kind: str, i: int) -> None:
+    def submit(self, worker: str, kind: str, idx: list[int]) -> None:
         self.submitted += 1
-        key = f"{self.prefix}-{kind}-{i}-{self.submitted}"
-        cell, start, where = self.cells[i], (self.start_topic, key), [worker]
+        key = f"{self.prefix}-{kind}-{idx[0]}-{self.submitted}"
+        cell, start, where = self.cells[idx[0]], (self.start_topic, key), [worker]
         if kind == "cell":
-            fut = self.client.submit(_dask_cell, cell, self.out, self.options, self.topic, start,
-                                     key=key, workers=where, allow_other_workers=False)
+            fut = self.client.submit(_dask_cells, [self.cells[i] for i in idx], self.out,
+                                     self.options, self.topic, start, key=key, workers=where,
+                                     allow_other_workers=False)
             if self.report:
                 self.report(cell.key, 0.0, worker)  # it starts
         else:
-            deaths = self.deaths[i]
+            deaths = self.deaths[idx[0]]
             fut = self.client.submit(_dask_record, cell, self.out, _death_reason(cell, deaths),
                                      len(deaths), start, key=key, workers=where,
                                      allow_other_workers=False)
         fut.add_done_callback(lambda _: self.wake.set())
-        self.running[worker] = (fut, kind, i)
+        self.running[worker] = (fut, kind, idx)
+
+    def groupable(self, kind: str, i: int) -> float | None:
+        """The expected seconds of job (kind, i) if it may share a task, else None: a cheap
+        cell that never lost a worker."""
+        if kind != "cell" or i in self.deaths or i in self.unconfirmed:
+            return None
+        seconds = self.costs.expected(self.cells[i])
+        return seconds if seconds is not None and seconds <= CHEAP_S else None
+
+    def take(self) -> tuple[str, list[int]]:
+        """The next job: the first queued one, with the cheap cells queued right behind it
+        when it is cheap too, up to ``BATCH_S`` seconds of expected work (fewer near the end
+        of the run, so that every worker gets a share)."""
+        kind, i = self.pending.popleft()
+        idx, total = [i], self.groupable(kind, i)
+        if total is None:
+            return kind, idx
+        share = len(self.pending) // (2 * max(1, len(self.workers)))
+        while self.pending and len(idx) < min(MAX_BATCH, 1 + share):
+            seconds = self.groupable(*self.pending[0])
+            if seconds is None or total + seconds > BATCH_S:
+                break
+            idx.append(self.pending.popleft()[1])
+            total += seconds
+        return kind, idx
 
     def dispatch(self) -> None:
         for worker in sorted(self.workers - set(self.running)):
             if self.fatal is not None or not self.pending:
                 return
-            kind, i = self.pending.popleft()
-            self.submit(worker, kind, i)
+            self.submit(worker, *self.take())
 
     def finish(self, i: int, outcome: CellOutcome, kind: str) -> None:
         # a recorded failure took as many attempts as there were deaths, a run one more
         outcome.attempts = len(self.deaths.get(i, ())) + (kind == "cell")
         self.outcomes[i] = outcome
+        self.costs.learn(self.cells[i], outcome)
         if self.on_done:
             self.on_done(outcome)
 
-    def lost(self, kind: str, i: int) -> bool:
-        """Resubmit a job lost through no fault of its own; False when that happened too often."""
-        self.unconfirmed[i] = self.unconfirmed.get(i, 0) + 1
-        if self.unconfirmed[i] > MAX_UNCONFIRMED:
+    def requeue(self, kind: str, idx: list[int]) -> None:
+        """Put jobs back at the head of the queue, in their order."""
+        self.pending.extendleft((kind, i) for i in reversed(idx))
+
+    def lost(self, kind: str, idx: list[int]) -> bool:
+        """Resubmit a job lost through no fault of its own; False when that happened too often
+        (to its first cell)."""
+        self.unconfirmed[idx[0]] = self.unconfirmed.get(idx[0], 0) + 1
+        if self.unconfirmed[idx[0]] > MAX_UNCONFIRMED:
             return False
-        self.pending.appendleft((kind, i))
+        self.requeue(kind, idx)
         return True
 
-    def started(self, key: str) -> bool:
+    def settle(self, key: str, kind: str, idx: list[int]) -> int | None:
+        """After job ``key`` ended without a result: finish the cells that had finished (from
+        their neighbours' start confirmations); the position in ``idx`` of the cell that had
+        confirmed its start and not finished, or None when none had started."""
         try:
             events = self.ask("events", topic=self.start_topic)
         except Exception:  # the scheduler does not answer: cannot tell
-            return False
-        return any(msg == key for _, msg in events)
+            return None
+        at = None
+        for _, msg in events:
+            if isinstance(msg, dict) and msg.get("job") == key:
+                at = max(at or 0, int(msg["cell"]))
+                if msg.get("done"):
+                    j = int(msg["cell"]) - 1
+                    if idx[j] not in self.outcomes:
+                        self.finish(idx[j], CellOutcome(**msg["done"]), kind)
+        return at
 
-    def died(self, key: str, kind: str, i: int, reason: str) -> None:
-        """The worker running job ``key`` died: charge cell ``i`` if the job had started there,
-        and run it again, or record it as failed after ``retries`` deaths."""
-        if not self.started(key):
-            if self.lost(kind, i):
+    def died(self, key: str, kind: str, idx: list[int], reason: str) -> None:
+        """The worker running job ``key`` died: charge the cell that had confirmed its start
+        there and not finished, and run it again, or record it as failed after ``retries``
+        deaths; the cells of the job that had not started go back to the queue uncharged."""
+        at = self.settle(key, kind, idx)
+        if at is None:
+            if self.lost(kind, idx):
                 return
-            reason += f" (before the job confirmed its start, {self.unconfirmed[i]} times)"
+            at = 0
+            reason += f" (before the job confirmed its start, {self.unconfirmed[idx[0]]} times)"
+        i = idx[at]
+        self.requeue(kind, idx[at + 1:])
         cell = self.cells[i]
         if kind == "record":
             self.finish(i, CellOutcome(cell.key, "error", reason=(
@@ -366,28 +455,31 @@ class _DaskRun:
         """The job on ``worker`` ended: its outcome, a death, or a fatal write error."""
         from distributed.scheduler import KilledWorker
 
-        fut, kind, i = self.running.pop(worker)
-        cell = self.cells[i]
+        fut, kind, idx = self.running.pop(worker)
         try:
             if fut.status == "cancelled":
                 raise TimeoutError("cancelled")
-            outcome = fut.result(timeout=DASK_REQUEST_TIMEOUT)
+            outcomes = fut.result(timeout=DASK_REQUEST_TIMEOUT)
         except KilledWorker as exc:
             self.workers.discard(worker)  # gone, though the last look still listed it
-            return self.died(fut.key, kind, i, _killed_reason(exc))
+            return self.died(fut.key, kind, idx, _killed_reason(exc))
         except ResultsWriteError as exc:
             self.fatal = self.fatal or exc  # start nothing new; running jobs finish
             return
         except (TimeoutError, asyncio.CancelledError, CancelledError):
             # cancelled by another client, or its result went with its worker: not its fault
-            if not self.lost(kind, i):
-                self.finish(i, CellOutcome(cell.key, "error", reason=(
-                    f"its Dask task was lost {self.unconfirmed[i]} times (cancelled, or its "
-                    "result went with its worker)")), kind)
+            at = self.settle(fut.key, kind, idx) or 0
+            idx = idx[at:]
+            if not self.lost(kind, idx):
+                self.requeue(kind, idx[1:])
+                self.finish(idx[0], CellOutcome(self.cells[idx[0]].key, "error", reason=(
+                    f"its Dask task was lost {self.unconfirmed[idx[0]]} times (cancelled, or "
+                    "its result went with its worker)")), kind)
             return
         except Exception as exc:
-            outcome = _error_outcome(cell, exc)
-        self.finish(i, outcome, kind)
+            outcomes = [_error_outcome(self.cells[i], exc) for i in idx]
+        for i, outcome in zip(idx, outcomes):
+            self.finish(i, outcome, kind)
 
     def look(self) -> None:
         """Refresh the workers; a worker that held a job and is gone died; no worker at all
@@ -395,8 +487,12 @@ class _DaskRun:
         self.looked = now = time.monotonic()
         try:
             self.workers = set(self.ask("ncores_running"))
-            present = set(self.ask("ncores", workers=list(self.running))) \
-                if self.running else set()
+            # a busy worker that is not running (paused, closing) may still be there: ask
+            # about those only, so that a look is one request while all is well
+            absent = [w for w in self.running if w not in self.workers]
+            present = set(self.running) - set(absent)
+            if absent:
+                present |= set(self.ask("ncores", workers=absent))
         except Exception:  # the scheduler does not answer: no worker that we know of
             self.workers, present, answered = set(), set(self.running), False
         else:
@@ -405,9 +501,9 @@ class _DaskRun:
             if self.running[worker][0].done():  # it finished before the worker went
                 self.collect(worker)
                 continue
-            fut, kind, i = self.running.pop(worker)
+            fut, kind, idx = self.running.pop(worker)
             fut.cancel()
-            self.died(fut.key, kind, i, "its Dask worker went away (the worker's log has why)")
+            self.died(fut.key, kind, idx, "its Dask worker went away (the worker's log has why)")
         if self.workers or (answered and present):
             self.seen = now
         elif self.client.status in ("closing", "closed"):
@@ -418,7 +514,8 @@ class _DaskRun:
                          f"{where}{'' if answered else ', which does not answer'})")
 
     def give_up(self, why: str) -> None:
-        left = sorted({i for _, _, i in self.running.values()} | {i for _, i in self.pending})
+        left = sorted({i for _, _, idx in self.running.values() for i in idx
+                       if i not in self.outcomes} | {i for _, i in self.pending})
         for i in left:
             deaths = self.deaths.get(i)
             after = f" after {_death_reason(self.cells[i], deaths)}" if deaths else ""

@@ -47,7 +47,7 @@ from hpbench._numerics import active_kernels
 from hpbench.cell import Cell
 from hpbench.journal import Journal
 from hpbench.problem import Problem
-from hpbench.store import ResultsDir, ResultsWriteError, read_meta
+from hpbench.store import ResultsDir, ResultsWriteError, flush_dir_syncs, read_meta
 from hpbench.trials import CellResult, CellStatus
 
 __all__ = ["CellOutcome", "ResultsWriteError", "WarningLog", "capture_warnings", "execute_cell",
@@ -330,6 +330,7 @@ def execute_cell(cell: Cell, out: ResultsDir | Path | str, *, on_trial=None,
         results.write_cell(path, result.columns,
                            cell_meta(cell, problem, fingerprint, result, started, identity))
         if jr is not None:
+            flush_dir_syncs()  # the cell file's rename must be durable before its journal goes
             jr.remove()
     return CellOutcome(cell.key, result.status, result.n_trials, result.reason, str(path),
                        time.perf_counter() - t0)

@@ -10,6 +10,8 @@ Layout of a folder ``<out>`` (nothing else is written there)::
     .running/<problem>__<optimizer>__repeat-<k>.lock    a cell being run (pid, host)
     .journal/<problem>__<optimizer>__repeat-<k>.jsonl   a running cell's trial journal
     .scratch/<problem>/<optimizer>/repeat-<k>/          its checkpoints while it runs
+    .cache/analysis-<key>.arrow                 ``hpbench figures``' loaded tables, kept
+                                                while no cell changes (hpbench.analysis.cache)
 
 Every file is written by ``atomic_write``: to a temporary name in the same folder, flushed
 to disk, then renamed, so a killed run leaves either a complete file or none. A cell's
@@ -29,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import functools
 import hashlib
 import json
 import os
@@ -51,6 +54,8 @@ FORMAT_VERSION = 2  # 2: cells are repeat-<k>.parquet (1 wrote seed-<k>.parquet)
 CELL_PATTERNS = ("*/*/repeat-*.parquet", "*/*/seed-*.parquet")  # the second: format 1
 #: seconds between touches of a running cell's lock file
 HEARTBEAT_S = 30.0
+#: seconds a folder's fsync may be deferred after a cell file's rename (``deferred_dir_sync``)
+DIR_SYNC_MAX_AGE = 1.0
 #: a cell file's ``checksum`` while the file is written (and while it is verified)
 _UNSUMMED = "0" * 32
 
@@ -101,11 +106,75 @@ def _remove_stale_temporaries(path: Path, *, claimed: bool = False) -> None:
             tmp.unlink(missing_ok=True)
 
 
-def atomic_write(path: Path | str, content: bytes | str | Callable[[IO[bytes]], None]) -> Path:
+class _DirSyncs(threading.local):
+    """The folders whose fsync this thread deferred (``deferred_dir_sync``), and since when."""
+
+    def __init__(self) -> None:
+        self.active = 0
+        self.folders: set[Path] = set()
+        self.since = 0.0
+
+
+_dir_syncs = _DirSyncs()
+
+
+def flush_dir_syncs() -> None:
+    """fsync every folder whose fsync this thread deferred (``deferred_dir_sync``)."""
+    folders, _dir_syncs.folders = _dir_syncs.folders, set()
+    for folder in sorted(folders):
+        try:
+            fsync_dir(folder)
+        except OSError as exc:
+            raise ResultsWriteError.wrap(exc, folder, folder.parent) from exc
+
+
+@contextlib.contextmanager
+def deferred_dir_sync():
+    """Within the block, cell files written by this thread (``atomic_write(…, defer_dir=
+    True)``) fsync their folder once — at the end of the block, or at the next write once the
+    oldest deferred rename is ``DIR_SYNC_MAX_AGE`` seconds old — instead of once per file.
+    Backends defer only across cells known to be cheap, and call ``flush_dir_syncs`` before
+    any other cell, so the renames of finished cells never wait on a long one.
+
+    Why this is safe. The file itself is still fsync'd before its rename, so a rename that
+    reached the disk always names complete, checksummed bytes. What the folder's fsync adds
+    is only that the rename itself survives an OS crash or power loss (a SIGKILL loses
+    nothing either way: the rename is in the kernel's cache, which a killed process does not
+    take with it). A rename lost that way leaves the cell without its file (or with the older
+    file it replaced: set aside by identity, or a failure record that is redone): a re-run
+    simply runs the cell again, as it runs an interrupted one; nothing wrong is ever read.
+    So deferring costs at most about a second of cheap cells' work after a power loss.
+    Nothing may be deleted on the strength of a deferred rename: the one such deletion, a
+    cell's trial journal, flushes first (``execute_cell``), and a backend flushes before it
+    returns (so ``run.json`` never counts a cell whose rename is not durable)."""
+    _dir_syncs.active += 1
+    try:
+        yield
+    finally:
+        _dir_syncs.active -= 1
+        if not _dir_syncs.active:
+            flush_dir_syncs()
+
+
+def _sync_dir(folder: Path, defer: bool) -> None:
+    if not (defer and _dir_syncs.active):
+        fsync_dir(folder)
+        return
+    now = time.monotonic()
+    if not _dir_syncs.folders:
+        _dir_syncs.since = now
+    _dir_syncs.folders.add(folder)
+    if now - _dir_syncs.since >= DIR_SYNC_MAX_AGE:
+        flush_dir_syncs()
+
+
+def atomic_write(path: Path | str, content: bytes | str | Callable[[IO[bytes]], None], *,
+                 defer_dir: bool = False) -> Path:
     """Write ``path`` whole or not at all: a temporary file in the same folder, fsync, rename,
     fsync of the folder. ``content`` is the bytes or text, or a function that writes them to
     the open binary file. Temporaries of killed writers are removed first; an ``OSError``
-    leaves no temporary behind."""
+    leaves no temporary behind. ``defer_dir``: inside ``deferred_dir_sync`` the folder's
+    fsync is deferred to the end of that block (cell files only; why that is safe: there)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale_temporaries(path)
@@ -122,7 +191,7 @@ def atomic_write(path: Path | str, content: bytes | str | Callable[[IO[bytes]], 
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    fsync_dir(path.parent)
+    _sync_dir(path.parent, defer_dir)
     return path
 
 
@@ -215,6 +284,35 @@ def _checksum_error(data: bytes, meta: dict[str, Any]) -> str:
     return ""
 
 
+def file_checksum(path: Path | str) -> str:
+    """The verified checksum of the cell file ``path``, without parsing it: every byte is
+    hashed, as ``read_cell`` does, so a flipped byte anywhere is a ``CorruptCell``. For
+    callers that keep what they derived from a cell (the analysis's cache) and must know
+    that the file is still the one they read. A file without a checksum (written before
+    cells had one) is a ``CorruptCell`` here: nothing proves that it did not change."""
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read()
+    except OSError as exc:
+        raise CorruptCell(f"{path}: {type(exc).__name__}: {exc}") from None
+    head = _checksum_field("")[:-1]  # '"checksum": "'
+    at = data.rfind(head)
+    stored = data[at + len(head):at + len(head) + len(_UNSUMMED)].decode("ascii", "replace")
+    # the sealed digest hashes the file with exactly these 32 characters as zeros: if it
+    # matches, the bytes are those the writer sealed, wherever the field was found
+    if at < 0 or _checksum_error(data, {"checksum": stored}):
+        raise CorruptCell(f"{path}: no checksum, or the content does not match it")
+    return stored
+
+
+@functools.cache
+def _trial_type(kind: str):
+    """The Arrow type named ``kind`` (a ``TRIAL_COLUMNS`` value), made once."""
+    import pyarrow as pa
+
+    return getattr(pa, kind)()
+
+
 def read_cell(path: Path | str, columns: list[str] | None = None
               ) -> tuple[pa.Table, dict[str, Any]]:
     """One cell file: its trial table (only ``columns``, when given) and metadata.
@@ -225,7 +323,7 @@ def read_cell(path: Path | str, columns: list[str] | None = None
     match its checksum.
     """
     import pyarrow as pa
-    import pyarrow.parquet as pq
+    from pyarrow._parquet import ParquetReader
 
     try:
         with open(path, "rb") as fh:
@@ -233,12 +331,15 @@ def read_cell(path: Path | str, columns: list[str] | None = None
         # files of a few hundred rows: pyarrow's read-ahead and column threads cost more than
         # they save (measured: 1.3 vs 2.5 ms of CPU per cell file). Every data page carries a
         # CRC too (write_page_checksum), for files written before the file checksum.
-        pf = pq.ParquetFile(pa.BufferReader(data), pre_buffer=False,
-                            page_checksum_verification=True)
-        blob = (pf.metadata.metadata or {}).get(META_KEY)
-        names = pf.schema_arrow.names
-        present = names if columns is None else [c for c in columns if c in names]
-        table = pf.read(columns=present, use_threads=False)
+        # (pyarrow's own reader under ParquetFile: its Python wrapper costs a fifth of the
+        # time of a cell file; the columns are flat, so a column's index is its field's)
+        reader = ParquetReader()
+        reader.open(pa.BufferReader(data), pre_buffer=False, page_checksum_verification=True)
+        blob = (reader.metadata.metadata or {}).get(META_KEY)
+        names = reader.schema_arrow.names
+        index = {c: i for i, c in enumerate(names)}
+        present = names if columns is None else [c for c in columns if c in index]
+        table = reader.read_all(column_indices=[index[c] for c in present], use_threads=False)
         meta = json.loads(blob) if blob else None
     except (OSError, ValueError, pa.ArrowException) as exc:
         raise CorruptCell(f"{path}: {type(exc).__name__}: {exc}") from None
@@ -251,9 +352,10 @@ def read_cell(path: Path | str, columns: list[str] | None = None
     arrays, fields = [], []
     for c in wanted:
         kind = TRIAL_COLUMNS.get(c)
-        if c in present:
+        if c in index:
             col = table.column(c)
-            arrays.append(col.cast(getattr(pa, kind)()) if kind else col)
+            typed = kind is None or col.type == _trial_type(kind)
+            arrays.append(col if typed else col.cast(_trial_type(kind)))
         elif kind is not None:
             arrays.append(pa.nulls(table.num_rows, getattr(pa, kind)()))
         else:
@@ -273,17 +375,55 @@ def read_meta(path: Path | str) -> dict[str, Any]:
         raise CorruptCell(f"{path}: {type(exc).__name__}: {exc}") from None
 
 
+class _Heartbeat:
+    """One daemon thread per process that touches the lock file of every claim the process
+    holds, every ``HEARTBEAT_S`` seconds. It is started with the first claim and lives as long
+    as the process: a thread started and stopped per cell cost more than a cheap cell's
+    trials, and a claim shorter than one period needs no touch at all (its file is new)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.paths: set[Path] = set()
+        self.thread: threading.Thread | None = None
+        self.pid = 0
+
+    def add(self, path: Path) -> None:
+        with self.lock:
+            self.paths.add(path)
+            if self.thread is None or self.pid != os.getpid():  # (a forked child has none)
+                self.pid = os.getpid()
+                self.thread = threading.Thread(target=self._beat, daemon=True,
+                                               name="hpbench-lock")
+                self.thread.start()
+
+    def discard(self, path: Path) -> None:
+        with self.lock:
+            self.paths.discard(path)
+
+    def _beat(self) -> None:
+        while True:
+            time.sleep(HEARTBEAT_S)
+            with self.lock:
+                paths = list(self.paths)
+            for path in paths:
+                with contextlib.suppress(OSError):
+                    os.utime(path)
+
+
+_heartbeat = _Heartbeat()
+
+
 class _Claim:
     """A claim on a cell (``ResultsDir.claim``): an ``flock`` on its lock file, which names
     the process (pid, host, start) for ``hpbench status``. The kernel drops the lock when the
     process dies, however it dies, so a killed run never leaves a cell claimed; the lock file
-    is touched every ``HEARTBEAT_S`` seconds by a thread (no per-trial cost) for file systems
-    whose locks other hosts cannot see. A granted claim removes its file when it ends, while
-    still holding it (``hpbench.locks.claim`` explains why that is safe)."""
+    is touched every ``HEARTBEAT_S`` seconds by the process's heartbeat thread (no per-trial
+    or per-cell cost) for file systems whose locks other hosts cannot see. A granted claim
+    removes its file when it ends, while still holding it (``hpbench.locks.claim`` explains
+    why that is safe)."""
 
     def __init__(self, path: Path, out: Path, wait: bool) -> None:
         self.path, self.out, self.wait = path, out, wait
-        self.stop = threading.Event()
         self.fh: IO[str] | None = None
 
     def __enter__(self) -> bool:
@@ -302,17 +442,12 @@ class _Claim:
         self.fh.truncate(0)
         self.fh.write(json.dumps(info))
         self.fh.flush()
-        threading.Thread(target=self._beat, daemon=True, name="hpbench-lock").start()
+        _heartbeat.add(self.path)
         return True
 
-    def _beat(self) -> None:
-        while not self.stop.wait(HEARTBEAT_S):
-            with contextlib.suppress(OSError):
-                os.utime(self.path)
-
     def __exit__(self, *exc: object) -> None:
-        self.stop.set()
         if self.fh is not None:
+            _heartbeat.discard(self.path)
             with contextlib.suppress(FileNotFoundError):
                 self.path.unlink()
             self.fh.close()  # closing drops the flock
@@ -393,7 +528,8 @@ class ResultsDir:
 
     def write_cell(self, path: Path, columns: dict[str, list], meta: dict[str, Any]) -> Path:
         table = cell_table(columns, meta)
-        return self.write(path, lambda fh: _write_parquet(table, fh))
+        return self._wrap(path, lambda: atomic_write(
+            path, lambda fh: _write_parquet(table, fh), defer_dir=True))
 
     def remove_temporaries(self, key: str) -> None:
         """Remove what killed writers of cell ``key``'s file left; call it holding the cell's
@@ -543,7 +679,9 @@ class ResultsDir:
 
         if not self.root.is_dir():
             raise FileNotFoundError(f"{self.root} is not a results folder (no such folder)")
-        tables, metas, corrupt = self.read(columns, skip_corrupt=True)
+        # two threads at least: decoding a cell file releases the GIL
+        tables, metas, corrupt = self.read(columns, threads=min(4, os.cpu_count() or 1),
+                                           skip_corrupt=True)
         for reason in corrupt:
             warnings.warn(f"hpbench: a corrupt cell is left out: {reason}", stacklevel=3)
         keyed = []

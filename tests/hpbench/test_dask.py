@@ -131,3 +131,61 @@ def test_workers_gone_for_good_end_the_run_with_the_reason(cli, plugin_path, tmp
     assert (f"no Dask worker alive for 3 s (scheduler {address}); 3 of 3 cells not finished"
             in res.stderr), res.stderr
     assert all(proc.returncode is not None for proc in workers)
+
+
+#: runs a suite on Dask with every cell taken as cheap from the start, so that cells share
+#: tasks at once; prints each cell's outcome and the cells per task
+BATCH_DRIVER = """
+import json, sys
+import hpbench.dask_backend as db
+from hpbench.api import run
+from hpbench.backends import CostModel
+
+CostModel.expected = lambda self, cell: 0.01
+sizes, submit = [], db._DaskRun.submit
+def counting(self, worker, kind, idx):
+    sizes.append([self.cells[i].key for i in idx])
+    return submit(self, worker, kind, idx)
+db._DaskRun.submit = counting
+if __name__ == "__main__":
+    s = run(sys.argv[1], out=sys.argv[2], backend="dask", workers=1, retries=0)
+    print(json.dumps({"tasks": sizes, "outcomes": [[o.key, o.status, o.attempts, o.reason]
+                                                   for o in s.outcomes]}))
+"""
+
+
+def test_a_cell_that_kills_its_worker_inside_a_batch_is_charged_alone(plugin_path, tmp_path):
+    """Cheap cells share a Dask task; when one of them kills the worker, the cells of its task
+    that finished keep their outcome, it alone is charged (here with --retries 0: recorded
+    failed after one death), and the cells behind it run again uncharged: the same accounting
+    as one cell per task."""
+    import json
+
+    (tmp_path / "driver.py").write_text(BATCH_DRIVER)
+    suite = tmp_path / "mixed.toml"
+    suite.write_text('name = "mixed"\nproblems = ["branin"]\noptimizers = ["random"]\n'
+                     'repeats = 4\nbudget = 6\nseed = 2\n'
+                     '[problem_settings.faulty-quadratic]\nmode = "kill"\nat = 2\n'
+                     '[[groups]]\nproblems = ["faulty-quadratic"]\noptimizers = ["random"]\n'
+                     'repeats = 1\n')
+    env = {**os.environ, "PYTHONPATH": str(plugin_path), "HPBENCH_TEST_DELAY": "0"}
+    res = subprocess.run([sys.executable, str(tmp_path / "driver.py"), str(suite),
+                          str(tmp_path / "out")], env=env, capture_output=True, text=True,
+                         timeout=BOUND, cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    got = json.loads(res.stdout.strip().splitlines()[-1])
+    shared = [t for t in got["tasks"] if len(t) > 1]
+    assert any(any(k.startswith("faulty") for k in t[:-1]) for t in shared), got["tasks"]
+    outcomes = {key: (status, attempts, reason) for key, status, attempts, reason
+                in got["outcomes"]}
+    assert len(outcomes) == 5
+    for key, (status, attempts, reason) in outcomes.items():
+        if key.startswith("faulty"):
+            assert (status, attempts) == ("failed", 1), (key, outcomes[key])
+            assert reason.startswith("worker died 1 time: the Dask worker running it died")
+        else:
+            assert (status, attempts) == ("done", 1), (key, outcomes[key])
+    metas = _metas(tmp_path / "out")
+    assert sorted(metas) == sorted(outcomes)
+    assert all(m["status"] == ("failed" if k.startswith("faulty") else "done")
+               for k, m in metas.items())
