@@ -10,7 +10,7 @@ WORKERS ?= 2
 # numpy's AVX-512 kernels off: the same floats on every machine (hpbench/_numerics.py)
 export NPY_DISABLE_CPU_FEATURES ?= X86_V4 AVX512_ICL AVX512_SPR
 
-.PHONY: install bench test lint perf figures stress nightly clean
+.PHONY: install bench test lint perf figures stress nightly clean peers
 
 install: $(STAMP)
 
@@ -36,18 +36,27 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -n 2 --dist loadgroup
 
+# the environments of the optimizers that run out of process (.peers/<name>/, each a venv with
+# the pinned requirements of its declaration in optimizers/external/; hpbench/external.py).
+# Not a prerequisite of `test`: from nothing they take longer than the tests themselves
+# (docs/external-optimizers.md); `nightly` builds them and runs their conformance suite.
+peers: $(STAMP)
+	$(BIN)/python -m hpbench.external build
+
 # kill -9 of `hpbench run` at 10 random moments on each backend, resumed each time (issue 27)
 stress: $(STAMP)
 	HPBENCH_KILL_MOMENTS=10 $(BIN)/python -m pytest tests/hpbench/test_kill_resume.py -p no:xdist -s
 
 # the exhaustive sweeps `make test` samples: every scikit-learn task against its best-known
 # value (make test: two per model family), and the kill -9 stress
-nightly: $(STAMP) stress
+nightly: $(STAMP) stress peers
 	HPBENCH_FULL=1 $(BIN)/python -m pytest -n 2 tests/problems/test_sklearn_tasks.py
+	HPBENCH_REQUIRE_PEERS=1 $(BIN)/python -m pytest -n 2 tests/optimizers/test_conformance.py \
+		-k "hebo or dehb"
 
 perf: $(STAMP)
 	$(BIN)/python -m pytest benchmarks -p no:xdist -s --benchmark-columns=min,median,mean,rounds
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) .peers build *.egg-info .pytest_cache .ruff_cache
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

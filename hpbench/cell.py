@@ -152,7 +152,7 @@ class Cell:
         """
         problem = self.build_problem() if problem is None else problem
         params = list(problem.space.names)
-        made = None
+        made = built = None
         try:
             built = self.build(problem)
             if built.optimizer is None:
@@ -180,5 +180,8 @@ class Cell:
             try:
                 if made is not None and hasattr(made, "close"):
                     made.close(scratch)
+                # an optimizer holding a process (hpbench.external) ends it with the cell
+                if built is not None and hasattr(built.optimizer, "close"):
+                    built.optimizer.close()
             finally:
                 problem.cleanup(scratch)

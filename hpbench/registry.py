@@ -60,7 +60,10 @@ class Entry:
     instances: str = "seed"
 
     def missing(self) -> list[str]:
-        return [p for p in self.packages if importlib.util.find_spec(p) is None]
+        missing = [p for p in self.packages if importlib.util.find_spec(p) is None]
+        # an external optimizer's own environment (hpbench.external): ["make peers"] unbuilt
+        unready = getattr(self.factory, "unready", None)
+        return missing + unready() if unready is not None else missing
 
     @property
     def available(self) -> bool:
@@ -68,6 +71,10 @@ class Entry:
 
     def require(self) -> None:
         missing = self.missing()
+        if missing and getattr(self.factory, "unready", None) is not None:
+            raise MissingDependencyError(
+                f"{self.kind} {self.name!r} runs in its own environment "
+                f"{self.factory.peer.env_dir}, which is not built (run `make peers`)")
         if missing:
             hint = f"pip install 'hpbench[{self.extra}]'" if self.extra else \
                 f"pip install {' '.join(missing)}"
@@ -93,6 +100,10 @@ def _code_version(factory: Any, packages: tuple[str, ...]) -> str:
     classes = factory.__mro__ if isinstance(factory, type) else (factory,)
     modules = dict.fromkeys(getattr(c, "__module__", "") for c in classes)
     digest = hashlib.blake2b(digest_size=8)
+    # an external optimizer's declaration and worker scripts (hpbench.external)
+    for path in getattr(factory, "code_files", ()):
+        with open(path, "rb") as fh:
+            digest.update(fh.read())
     for name in modules:
         path = getattr(sys.modules.get(name), "__file__", None)
         if path and name.split(".")[0] not in ("builtins", "abc", "typing"):
@@ -167,12 +178,13 @@ def register_problem(name: str, factory: Callable[..., Problem] | None = None, *
 
 def register_optimizer(name: str, *, description: str = "", tags: Iterable[str] = (),
                        packages: Iterable[str] = (), extra: str = "",
-                       settings: dict[str, Any] | None = None):
+                       settings: dict[str, Any] | None = None, note: str = ""):
     """Register an ``Optimizer`` subclass under ``name`` (stackable: one class, many names,
-    each with its own fixed ``settings``)."""
+    each with its own fixed ``settings``); ``note`` is a remark `hpbench list` prints."""
     def deco(cls):
         _register("optimizer", name, cls, description=description or _doc_line(cls),
-                  tags=tags, packages=packages, extra=extra, settings=dict(settings or {}))
+                  tags=tags, packages=packages, extra=extra, settings=dict(settings or {}),
+                  note=note)
         return cls
     return deco
 
@@ -223,6 +235,12 @@ def _modules(package: Any) -> list[str]:
         else:
             found.append(name)
     return found
+
+
+def unregister(kind: str, name: str) -> None:
+    """Remove entry ``name`` (a test's or a session's temporary registration); no error if
+    it is not registered."""
+    _ENTRIES[kind].pop(name, None)
 
 
 def rediscover() -> None:

@@ -449,6 +449,35 @@ class Space(Mapping):
         """A JSON-serializable description (used in metadata and fingerprints)."""
         return {n: p.describe() for n, p in self._params.items()}
 
+    def to_json(self) -> list[dict]:
+        """The space as a JSON list of parameters in order, each ``describe()`` plus its
+        ``name`` (a list, not an object: parents come before their children in any
+        language's JSON reader). ``Space.from_json`` reads it back; the external-optimizer
+        protocol (docs/external-optimizers.md) sends it."""
+        return [{"name": n, **p.describe()} for n, p in self._params.items()]
+
+    @classmethod
+    def from_json(cls, params: Sequence[Mapping[str, Any]] | Mapping[str, Mapping]) -> Space:
+        """The space ``to_json`` (a list) or ``describe`` (an object by name) wrote."""
+        if isinstance(params, Mapping):
+            params = [{"name": n, **d} for n, d in params.items()]
+        built = []
+        for d in params:
+            kind, cond = d.get("type"), d.get("condition")
+            cond = None if cond is None else Condition(cond[0], tuple(cond[1]))
+            if kind == "float":
+                param: Param = Float(d["low"], d["high"], log=d.get("log", False),
+                                     condition=cond)
+            elif kind == "int":
+                param = Int(d["low"], d["high"], log=d.get("log", False), condition=cond)
+            elif kind == "categorical":
+                param = Categorical(d["choices"], condition=cond)
+            else:
+                raise ValueError(f"parameter {d.get('name')!r}: type must be one of float, "
+                                 f"int, categorical, got {kind!r}")
+            built.append((d["name"], param))
+        return cls(built)
+
     # activity
     def _active_mask(self, values: Sequence) -> list[bool]:
         active = [True] * len(self._list)
