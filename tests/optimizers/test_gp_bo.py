@@ -12,7 +12,7 @@ from hpbench import Budget, Categorical, Float, Int, Space
 from hpbench.cube import UnitCube
 from hpbench.optimizer import Observation, Suggestion
 from hpbench.optimizers.model_based import _acquisition as acq
-from hpbench.optimizers.model_based.gp_bo import GPBO, MaternGP
+from hpbench.optimizers.model_based.gp_bo import GPBO, MaternGP, WarpedMaternGP
 
 # Φ and φ at ±0.5 and 1, from tables (Abramowitz & Stegun 26.1)
 PHI_M05, PDF_05, PHI_05, PHI_1 = 0.3085375387259869, 0.3520653267642995, 0.6914624612740131, \
@@ -362,3 +362,71 @@ def test_warm_started_fits_cost_fewer_likelihood_evaluations(monkeypatch):
     warm, best_warm = run()
     assert warm < 0.6 * every_ask, (warm, every_ask)
     assert best_warm < 1e-3 and best_every < 1e-3, (best_warm, best_every)
+
+
+# -- trust region (TuRBO-1) and ε-greedy settings (issue 33) --------------------------------
+
+def _run(space, f, n, **settings):
+    opt = GPBO(space, seed=3, budget=Budget(n), **settings)
+    out = []
+    for t in range(n):
+        c = opt.ask(1)[0]
+        out.append(c)
+        opt.tell([Observation(Suggestion(c), t, f(c), "ok")])
+    return opt, out
+
+
+@pytest.mark.parametrize("settings", [{"trust_region": True}, {"epsilon": 0.3},
+                                      {"input_warp": True}])
+def test_trust_region_and_epsilon_keep_the_seed_contract(settings):
+    space = Space(x=Float(0.0, 1.0), k=Int(1, 9), kind=Categorical(["a", "b"]))
+
+    def f(c):
+        return (c["x"] - 0.3) ** 2 + c["k"] / 9 + (c["kind"] == "b")
+
+    assert _run(space, f, 14, **settings)[1] == _run(space, f, 14, **settings)[1]
+    assert _run(space, f, 14, **settings)[1] != _run(space, f, 14)[1]
+
+
+def test_trust_region_shrinks_around_the_incumbent_then_restarts():
+    # nothing ever improves on the first point: the region halves after every 4 failures
+    # (max(4, d)) from 0.8 to below 0.5**7, 28 failures, then restarts with a Sobol design
+    space = Space(x=Float(0.0, 1.0), y=Float(0.0, 1.0))
+    first = {}
+
+    def f(c):
+        first.setdefault("c", c)
+        return 0.0 if c == first["c"] else 1.0 + c["x"]
+
+    opt, out = _run(space, f, 40, trust_region=True, n_init=5)
+    centre = np.array([first["c"]["x"], first["c"]["y"]])
+    step = [float(np.max(np.abs(np.array([c["x"], c["y"]]) - centre))) for c in out]
+    assert max(step[26:33]) < 0.05, step  # region of side <= 0.8 / 2**5 (weighted)
+    assert opt._tr_from == 33 and max(step[33:38]) > 0.2, step  # fresh design, data forgotten
+
+
+def test_epsilon_outside_unit_interval_is_refused_by_name():
+    with pytest.raises(ValueError, match="epsilon must be in \\[0, 1\\]"):
+        GPBO(Space(x=Float(0.0, 1.0)), seed=0, budget=Budget(10), epsilon=1.5)
+
+
+def test_input_warping_gradients_match_finite_differences():
+    rng = np.random.default_rng(0)
+    X = rng.random((15, 3))
+    y = np.sin(3 * X).sum(axis=1)
+    y = (y - y.mean()) / y.std()
+    gp = WarpedMaternGP(np.arange(3), 3, np.array([0, 2]))  # column 1 is not warped
+    v = np.concatenate([[0.2], np.log([0.3, 0.5, 0.7]), [math.log(1e-2)], [0.3, -0.4, 0.5, 0.2]])
+    g = gp._warped_nlp(v, X, y)[1]
+    num = [(gp._warped_nlp(v + h, X, y)[0] - gp._warped_nlp(v - h, X, y)[0]) / 2e-6
+           for h in np.eye(len(v)) * 1e-6]
+    np.testing.assert_allclose(g, num, atol=1e-5)
+    gp.fit(X, y, [gp.default_theta()])
+    assert np.any(gp.kw != 0.0)  # the warping was fitted, not left at the identity
+    Xs = rng.random((4, 3))
+    _, _, dmu, dsd = gp.predict(Xs, grad=True)
+    for c in range(3):
+        h = 1e-6 * np.eye(3)[c]
+        up, down = gp.predict(Xs + h), gp.predict(Xs - h)
+        np.testing.assert_allclose(dmu[:, c], (up[0] - down[0]) / 2e-6, atol=1e-5)
+        np.testing.assert_allclose(dsd[:, c], (up[1] - down[1]) / 2e-6, atol=1e-5)
