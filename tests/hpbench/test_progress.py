@@ -125,11 +125,16 @@ def test_scouts_run_first_and_outcomes_come_back_in_plan_order():
     cells = load_suite("default").cells()
     order = scout_order(cells)
     assert sorted(order) == list(range(len(cells)))
-    scouts = sorted(order[:order.index(1)])  # branin/random/repeat-1 is no scout
+    scouts = sorted(order[:order.index(1)])  # the first problem's random/repeat-1 is no scout
     assert order[:len(scouts)] == scouts and order[len(scouts):] == sorted(order[len(scouts):])
     assert {cells[i].problem for i in scouts} == {c.problem for c in cells}
-    branin = [cells[i].optimizer for i in scouts if cells[i].problem == "branin"]
-    assert branin == ["random", "successive-halving", "pbt", "hypergradient"], branin
+    def scouted(problem: str) -> list[str]:
+        return [cells[i].optimizer for i in scouts if cells[i].problem == problem]
+
+    # none, fidelity, checkpoint + fidelity; none, hypergradient; a black-box problem: one
+    assert scouted("augmented-branin") == ["random", "successive-halving", "pbt"]
+    assert scouted("ridge-hypergrad") == ["random", "hypergradient"]
+    assert scouted("branin") == ["random"]
     assert len(scouts) < len(cells) // 10
     assert in_plan_order(order, [cells[i].key for i in order]) == [c.key for c in cells]
 
