@@ -56,6 +56,7 @@ from typing import Any
 from hpbench import Optimizer, register_optimizer
 from hpbench.optimizer import Observation, Suggestion
 from hpbench.optimizers.adapters._common import ThreadLimit, WorstSoFar, library_seed
+from hpbench.seeds import global_random_state_kept
 from hpbench.space import Categorical, Float, Int, Space
 
 #: facade kind -> name of the class in ``smac``
@@ -152,23 +153,6 @@ def quiet_smac(level: int = logging.ERROR):
         logger.setLevel(old)
 
 
-@contextmanager
-def global_random_state_kept():
-    """Restore numpy's and Python's global generators after the block: SMAC seeds its own
-    ``RandomState``s, but its dependencies (scikit-learn's GP optimizer restarts, emcee) are
-    free to draw from the global ones."""
-    import random
-
-    import numpy as np
-
-    np_state, py_state = np.random.get_state(), random.getstate()
-    try:
-        yield
-    finally:
-        np.random.set_state(np_state)
-        random.setstate(py_state)
-
-
 def make_scenario(space: Space, *, seed: int, n_trials: int, output_directory: Path,
                   fidelity: Any = None) -> Any:
     """The ``smac.Scenario`` the adapter runs (see the module docstring)."""
@@ -250,6 +234,8 @@ class Smac(Optimizer):
             warnings.filterwarnings("ignore", "Mean of empty slice", RuntimeWarning)
             warnings.filterwarnings("ignore", "invalid value encountered in scalar divide",
                                     RuntimeWarning)
+            # SMAC seeds its own RandomStates, but its dependencies (scikit-learn's GP
+            # optimizer restarts, emcee) are free to draw from the global generators
             stack.enter_context(global_random_state_kept())
             stack.enter_context(self._threads())
             if self.config["threads"] == 1:
