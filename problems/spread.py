@@ -64,7 +64,6 @@ from __future__ import annotations
 import argparse
 import csv
 import fnmatch
-import functools
 import io
 import json
 import math
@@ -78,6 +77,7 @@ from typing import Any
 import numpy as np
 
 from hpbench.locks import claim, exclusive_lock
+from hpbench.problems.tables import read_versioned
 from hpbench.store import atomic_write
 
 HERE = Path(__file__).resolve().parent
@@ -154,25 +154,12 @@ def table_for(problem: str) -> Path:
 # --- reading ------------------------------------------------------------------------------
 def read_table(path: Path | str) -> dict[str, SpreadRow]:
     """The table's rows by problem name; ``{}`` if there is no table."""
-    path = Path(path)
-    if not path.exists():
-        return {}
-    st = path.stat()
-    return dict(_read_cached(str(path), (st.st_ino, st.st_size, st.st_mtime_ns)))
+    return dict(read_versioned(path, COLUMNS, _rows) or ())
 
 
-@functools.cache
-def _read_cached(path: str, _version: tuple) -> tuple[tuple[str, SpreadRow], ...]:
-    with open(path, newline="") as fh:
-        lines = [line for line in fh if not line.startswith("#") and line.strip()]
-    reader = csv.reader(lines)
-    header = next(reader, None)
-    if header is None:
-        return ()
-    if tuple(header) != COLUMNS:
-        raise ValueError(f"{path}: columns must be {list(COLUMNS)}, got {header}")
+def _rows(records: list[list[str]]) -> tuple[tuple[str, SpreadRow], ...]:
     rows = []
-    for rec in reader:
+    for rec in records:
         d = dict(zip(COLUMNS, rec, strict=True))
         rows.append((d["problem"], SpreadRow(
             d["problem"], json.loads(d["settings"]), int(d["n_configs"]), int(d["n_failed"]),

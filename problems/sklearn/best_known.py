@@ -20,7 +20,6 @@ table holds the best of every search run, each row with the command that reprodu
 from __future__ import annotations
 
 import csv
-import functools
 import io
 import json
 import time
@@ -30,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from hpbench.locks import exclusive_lock
+from hpbench.problems.tables import read_versioned
 from hpbench.store import atomic_write
 
 TABLE = Path(__file__).resolve().parent / "best_known.csv"
@@ -79,29 +79,14 @@ def seed_key(seed: int | None) -> str:
 
 def read_table(path: Path | str = TABLE) -> dict[tuple[str, str], Row]:
     """The table's rows keyed by (task, problem seed key); ``{}`` if there is no table."""
-    path = Path(path)
-    if not path.exists():
-        return {}
-    st = path.stat()
-    # every write is a new file (rename), so inode, size and time identify a version even
-    # where the file system's clock is too coarse to tell two quick writes apart
-    return dict(_read_cached(str(path), (st.st_ino, st.st_size, st.st_mtime_ns)))
+    return dict(read_versioned(path, COLUMNS, _rows) or ())
 
 
-@functools.cache
-def _read_cached(path: str, _version: tuple) -> tuple[tuple[tuple[str, str], Row], ...]:
-    with open(path, newline="") as fh:
-        lines = [line for line in fh if not line.startswith("#") and line.strip()]
-    reader = csv.reader(lines)
-    header = next(reader, None)
-    if header is None:
-        return ()
-    if tuple(header) != COLUMNS:
-        raise ValueError(f"{path}: columns must be {list(COLUMNS)}, got {header}")
+def _rows(records: list[list[str]]) -> tuple[tuple[tuple[str, str], Row], ...]:
     rows: dict[tuple[str, str], Row] = {}
     n_repeats: dict[tuple[str, int], int] = {}
     parsed = []
-    for rec in reader:
+    for rec in records:
         task, master, repeat, pseed, value, test_value, n_evals, config = rec
         parsed.append((task, int(master), repeat, pseed, float(value), float(test_value),
                        int(n_evals), json.loads(config)))
