@@ -107,7 +107,11 @@ class Optimizer:
       (the generic strategy of ``hpbench.batching``) or "sequential" (one config per round);
     * ``picklable``: False when the optimizer holds what cannot be pickled (a live Python
       generator, a library object); the conformance suite checks that an optimizer pickles
-      mid-run and goes on identically, or that one declaring False indeed cannot.
+      mid-run and goes on identically, or that one declaring False indeed cannot;
+    * ``conformance_settings``: the settings the conformance suite (``hpbench.testing``)
+      runs the optimizer with when it is given none: smaller inner loops of an expensive
+      optimizer (fewer acquisition restarts, fewer Monte-Carlo samples), never another code
+      path, so that every registered optimizer is checked in seconds and none is skipped.
     """
 
     requires: ClassVar[frozenset[str]] = frozenset()
@@ -122,6 +126,7 @@ class Optimizer:
     supports_batch: ClassVar[bool] = True
     batch_fallback: ClassVar[str] = "constant-liar"
     picklable: ClassVar[bool] = True
+    conformance_settings: ClassVar[Mapping[str, Any]] = {}
 
     def __init__(self, space: Space, *, seed: int | None, budget: Budget | int | float,
                  fidelity: Fidelity | None = None, **settings: Any) -> None:
@@ -134,10 +139,12 @@ class Optimizer:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        stray = set(cls.choices) - set(cls.settings)
-        if stray:  # a declaration error: fail at import, not when someone picks a value
-            raise TypeError(f"{cls.__qualname__}: choices for undeclared setting(s) "
-                            f"{sorted(stray)}; settings: {sorted(cls.settings)}")
+        for what, names in (("choices", cls.choices),
+                            ("conformance_settings", cls.conformance_settings)):
+            stray = set(names) - set(cls.settings)
+            if stray:  # a declaration error: fail at import, not when someone picks a value
+                raise TypeError(f"{cls.__qualname__}: {what} for undeclared setting(s) "
+                                f"{sorted(stray)}; settings: {sorted(cls.settings)}")
 
     def ask(self, n: int) -> Sequence[Mapping[str, Any] | Suggestion]:
         raise NotImplementedError

@@ -26,6 +26,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from hpbench import registry
 from hpbench.budget import Budget
 from hpbench.cell import Built, Cell, Seeds
 from hpbench.optimizer import Observation, Optimizer, Suggestion
@@ -64,10 +65,19 @@ PROBLEM_SEED = 0
 REFERENCE_SEED = 123
 
 
+def conformance_settings(name: str) -> dict[str, Any]:
+    """The settings the checks give optimizer ``name`` when the caller gives none: its
+    class's ``conformance_settings`` (``Optimizer``: cheaper inner loops, the same code
+    paths)."""
+    factory = registry.get_entry("optimizer", name).factory
+    return dict(getattr(factory, "conformance_settings", None) or {})
+
+
 def _cell(name: str, seed: int, *, budget: float, batch: int | None,
           settings: Mapping[str, Any] | None, cls: type[Cell] = Cell, **extra: Any) -> Cell:
+    chosen = conformance_settings(name) if settings is None else dict(settings)
     return cls(problem="toy", optimizer=name, budget=Budget(budget), batch=batch,
-               settings=dict(settings or {}), seeds=Seeds(PROBLEM_SEED, seed), **extra)
+               settings=chosen, seeds=Seeds(PROBLEM_SEED, seed), **extra)
 
 
 def _expect_done(name: str, result: CellResult, what: str) -> CellResult:
@@ -270,7 +280,8 @@ _KEEP = 4  # reference runs kept per process (the checks of one optimizer run to
 
 
 def _reference(name: str, settings: Mapping[str, Any] | None) -> _Reference:
-    key = (name, json.dumps(dict(settings or {}), sort_keys=True, default=repr))
+    chosen = conformance_settings(name) if settings is None else settings
+    key = (name, json.dumps(dict(chosen), sort_keys=True, default=repr))
     if key in _REFERENCES:
         _REFERENCES.move_to_end(key)
         return _REFERENCES[key]

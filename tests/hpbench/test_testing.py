@@ -327,3 +327,40 @@ def test_a_problem_with_a_wrong_optimum_fails(register):
     with pytest.raises(AssertionError, match="at its optimum's location"):
         prob_checks.check_exact_optimum_value_at_location(name)
     assert math.isclose(hpbench.make_problem(name).evaluate({"x": 0.0}).value, 0.0)
+
+
+# -- conformance_settings: an expensive optimizer checked with smaller inner loops -----------
+
+
+class CheapWhenChecked(Sampler):
+    """Records the settings it was built with; declares cheaper ones for the checks."""
+
+    settings = {"restarts": 10}
+    conformance_settings = {"restarts": 2}
+    built_with: list = []
+
+    def __init__(self, space, **kwargs):
+        super().__init__(space, **kwargs)
+        CheapWhenChecked.built_with.append(self.config["restarts"])
+
+
+def test_checks_run_with_the_declared_conformance_settings_unless_given_others(register):
+    name = register("optimizer", "testing-cheap-when-checked", CheapWhenChecked)
+    CheapWhenChecked.built_with.clear()
+    optimizer_checks(name, select=["budget_and_space"])[0]()
+    assert set(CheapWhenChecked.built_with) == {2}
+    CheapWhenChecked.built_with.clear()
+    optimizer_checks(name, select=["budget_and_space"], settings={"restarts": 5})[0]()
+    assert set(CheapWhenChecked.built_with) == {5}
+    # an explicit empty mapping means the optimizer's own defaults
+    CheapWhenChecked.built_with.clear()
+    optimizer_checks(name, select=["budget_and_space"], settings={})[0]()
+    assert set(CheapWhenChecked.built_with) == {10}
+
+
+def test_conformance_settings_for_an_undeclared_setting_fail_at_class_creation():
+    with pytest.raises(TypeError, match=r"conformance_settings for undeclared setting\(s\) "
+                                        r"\['restart'\]"):
+        class Typo(Optimizer):
+            settings = {"restarts": 10}
+            conformance_settings = {"restart": 2}
