@@ -263,7 +263,8 @@ def all_problem_curves(results: Results, axis: str = "evaluations", n: int = 200
 
     ``axis``: ``"evaluations"`` (full-fidelity-equivalent evaluations spent, or the number
     of evaluations when the budget is not counted in evaluations), ``"cost"`` (cumulative
-    cost) or ``"wall"`` (seconds since the cell's first trial started). Returns a tidy frame
+    cost) or ``"wall"`` (seconds since the cell's first trial started; the virtual clock in
+    a cell run on simulated workers, docs/simulated-clock.md). Returns a tidy frame
     (problem, optimizer — categoricals —, repeat, g, x, regret) with ``inf`` before a cell's
     first incumbent.
     """

@@ -44,13 +44,19 @@ def _registered() -> dict[str, str]:
 
 def family_of(name: str) -> str:
     """The family of optimizer ``name``; ``"other"`` when the registry does not know it."""
-    return _registered().get(name, OTHER)
+    return _registered().get(_registry_name(name), OTHER)
 
 
 def families(names: Iterable[str]) -> dict[str, str]:
     """{name: family} of ``names``."""
     known = _registered()
-    return {n: known.get(n, OTHER) for n in names}
+    return {n: known.get(_registry_name(n), OTHER) for n in names}
+
+
+def _registry_name(label: str) -> str:
+    """The registered name of an optimizer label: ``asha@8w`` (a cell on 8 simulated
+    workers, docs/simulated-clock.md) is ``asha``."""
+    return label.split("@", 1)[0]
 
 
 def family_order(present: Iterable[str]) -> list[str]:

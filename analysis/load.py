@@ -57,7 +57,7 @@ FLOOR = 1e-12
 #: ``hpbench.trials.TRIAL_COLUMNS``, whose types the store casts every file's columns to
 COLUMNS = ("trial", "fidelity", "value", "true_value", "test_value", "status", "cost",
            "cum_cost", "budget_used", "ask_s", "eval_s", "tell_s", "t_start", "t_end",
-           "incumbent")
+           "incumbent", "v_start", "v_end")
 
 #: reference kinds and the words figures use for them
 REF_LABELS = {"optimum": "regret", "best known": "regret vs best known",
@@ -137,6 +137,19 @@ class Results:
         shown = (self.problems["metric"] == "incumbent") | self.problems["noisy"]
         return words.where(~shown, words + "; " + self.problems["metric"].astype(str))
 
+    def wall_label(self, problem: str) -> str:
+        """The words of ``problem``'s wall-time axis: virtual time where its cells ran on
+        simulated workers (``--sim-workers``, docs/simulated-clock.md), and how many."""
+        cells = self.cells[self.cells["problem"] == problem]
+        ks = sorted({int(k) for k in cells.get("sim_workers", pd.Series(dtype=int)) if k > 0})
+        if not ks:
+            return "wall time (s)"
+        workers = f"{ks[0]}" if len(ks) == 1 else ", ".join(map(str, ks))
+        label = f"virtual wall time (s), {workers} simulated workers"
+        if (cells["sim_workers"] <= 0).any():
+            label += "; measured for the cells not simulated"
+        return label
+
     def common_budget(self) -> tuple[float, str] | None:
         """(amount, unit) when every problem ran under the same budget, else None."""
         pairs = set(zip(self.problems["budget_amount"], self.problems["budget_unit"]))
@@ -204,6 +217,8 @@ def _cells_frame(metas: list[dict[str, Any]], lengths: np.ndarray) -> pd.DataFra
             "fidelity_high": float(fid["high"]) if fid.get("high") is not None else math.nan,
             "fingerprint": m.get("fingerprint", ""),
             "git_revision": m.get("git_revision", ""),
+            # K simulated workers (docs/simulated-clock.md); 0: not simulated
+            "sim_workers": int(m.get("sim_workers") or 0),
         })
     cells = pd.DataFrame(rows)
     cells.index.name = "cell"
@@ -297,9 +312,10 @@ def derive(trials: pd.DataFrame, cells: pd.DataFrame, lengths: np.ndarray,
     (≥ 0; NaN before the first full-fidelity ok trial), ``evals`` (full-fidelity-equivalent
     evaluations spent when the budget counts evaluations, else the number of evaluations),
     ``frac`` (share of the cell's budget spent), ``wall`` (seconds since the cell's first
-    trial started), and for the validation-versus-test picture ``inc_value`` (best observed
-    ``value`` so far, what the optimizer itself would return), ``inc_test`` (that incumbent's
-    ``test_value``), ``val_regret`` and ``test_regret``.
+    trial started; the virtual ``v_end`` in a cell run on simulated workers), and for the
+    validation-versus-test picture ``inc_value`` (best observed ``value`` so far, what the
+    optimizer itself would return), ``inc_test`` (that incumbent's ``test_value``),
+    ``val_regret`` and ``test_regret``.
 
     ``cells`` gains ``problem_code``, ``optimizer_code``, ``instance`` (cells with the same
     problem fingerprint), ``ref`` and ``test_ref`` (the references of its regrets) and
@@ -460,7 +476,9 @@ def _problem_reference(name: str, pc: pd.DataFrame, own: np.ndarray, reached: np
 
 
 def _budget_axes(trials: pd.DataFrame, cells: pd.DataFrame, code: np.ndarray) -> None:
-    """``evals``, ``frac`` and ``wall`` of every trial."""
+    """``evals``, ``frac`` and ``wall`` of every trial (``wall``: the virtual end time where a
+    cell ran on simulated workers, whose clock starts at 0, else the measured seconds since
+    the cell's first trial started)."""
     amount = cells["budget_amount"].to_numpy()[code]
     by_evals = (cells["budget_unit"].to_numpy() == "evaluations")[code]
     used = trials["budget_used"].to_numpy(dtype=float)
@@ -472,7 +490,11 @@ def _budget_axes(trials: pd.DataFrame, cells: pd.DataFrame, code: np.ndarray) ->
         first = pd.Series(t_start).groupby(code, sort=False).transform("min").to_numpy()
     else:
         first = t_start
-    trials["wall"] = trials["t_end"].to_numpy(dtype=float) - first
+    wall = trials["t_end"].to_numpy(dtype=float) - first
+    if "v_end" in trials:
+        v_end = trials["v_end"].to_numpy(dtype=float)
+        wall = np.where(np.isfinite(v_end), v_end, wall)
+    trials["wall"] = wall
 
 
 def _validation_and_test(trials: pd.DataFrame, cells: pd.DataFrame, problems: pd.DataFrame,

@@ -215,6 +215,8 @@ def _x_label(results: Results, problem: str, axis: str, axes: Sequence[str] = ()
         else:
             label = "evaluations"
         return label + (" (= cumulative cost)" if same else "")
+    if axis == "wall":
+        return results.wall_label(problem)
     return AXES[axis]
 
 

@@ -88,7 +88,8 @@ def run(suite: str | Path | Suite = "default", *, problems: Sequence[str] | None
         progress: bool = False, retries: int = 2, journal: bool | None = None,
         memory_limit: int | str | None = None, scheduler: str | None = None,
         client: Any = None, worker_timeout: float | None = None,
-        backend_options: Mapping[str, Any] | None = None) -> RunSummary:
+        backend_options: Mapping[str, Any] | None = None,
+        sim_workers: int | Sequence[int] | None = None) -> RunSummary:
     """Run a suite and store every cell in a results folder; returns a ``RunSummary``.
 
     - ``suite``: a packaged suite name ("default", "smoke", "paper"), a suite TOML file, or
@@ -96,7 +97,9 @@ def run(suite: str | Path | Suite = "default", *, problems: Sequence[str] | None
       or shell patterns, replacing the suite's and its groups'), ``repeats``, ``budget``,
       ``budget_unit`` ("evaluations", "cost", "seconds"), ``seed`` (the master seed),
       ``batch`` (suggestions per round) and ``timeout`` (seconds per evaluation and per
-      optimizer call) override the suite's values.
+      optimizer call) override the suite's values, and ``sim_workers`` (K, or a list of
+      K: each cell on K simulated workers under a virtual clock, docs/simulated-clock.md)
+      sets them.
     - ``plugins``: more modules or .py files that register entries (``hpbench.plugins``).
     - ``out``: the results folder; default ``results/<suite name>``, or
       ``results/<name>-<hash of the suite>`` when options changed the suite. A folder
@@ -122,7 +125,9 @@ def run(suite: str | Path | Suite = "default", *, problems: Sequence[str] | None
     _check_options(workers, retries, journal, progress, out, backend_options)
     spec, adhoc = _load(suite, plugins, problems=problems, optimizers=optimizers,
                         repeats=repeats, budget=budget, budget_unit=budget_unit, seed=seed,
-                        batch=batch, timeout=timeout)
+                        batch=batch, timeout=timeout,
+                        sim_workers=list(sim_workers) if isinstance(sim_workers, Sequence)
+                        else sim_workers)
     try:
         memory_limit = parse_bytes(memory_limit)
     except ValueError as exc:

@@ -54,8 +54,12 @@ class Cell:
 
     ``settings`` and ``problem_settings`` go to the optimizer and problem factories;
     ``batch`` is the number of suggestions asked and evaluated per round, ``timeout`` the
-    seconds allowed per evaluation. ``seeds`` pins the seeds (the best-known search uses its
-    own streams); by default they derive from ``master_seed``, the names and ``repeat``.
+    seconds allowed per evaluation. ``sim_workers`` K runs the cell on K simulated workers
+    under a virtual clock (``hpbench.simclock``); such a cell is another cell than the same
+    optimizer's without it, labelled ``<optimizer>@<K>w`` (``label``: its folder and the
+    name the analysis shows), with the same seeds. ``seeds`` pins the seeds (the best-known
+    search uses its own streams); by default they derive from ``master_seed``, the names and
+    ``repeat``.
     """
 
     problem: str
@@ -72,11 +76,20 @@ class Cell:
     #: modules or .py files that register the cell's entries (``hpbench.plugins``), imported
     #: by every process before it builds the cell
     plugins: tuple[str, ...] = ()
+    sim_workers: int | None = None
+
+    @property
+    def label(self) -> str:
+        """The optimizer as results show it: its name, with ``@<K>w`` when the cell runs on
+        K simulated workers (``asha@8w``), so K = 1 and K = 8 are different lines."""
+        if self.sim_workers is None:
+            return self.optimizer
+        return f"{self.optimizer}@{self.sim_workers}w"
 
     @property
     def key(self) -> str:
-        """``<problem>/<optimizer>/repeat-<k>``: the cell's name in a results folder."""
-        return f"{self.problem}/{self.optimizer}/repeat-{self.repeat}"
+        """``<problem>/<label>/repeat-<k>``: the cell's name in a results folder."""
+        return f"{self.problem}/{self.label}/repeat-{self.repeat}"
 
     @property
     def problem_seed(self) -> int | None:
@@ -113,6 +126,8 @@ class Cell:
                                                      self.budget.unit],
             "batch": self.batch, "timeout": self.timeout, "problem_seed": self.problem_seed,
             "optimizer_seed": self.optimizer_seed}
+        if self.sim_workers is not None:  # (absent otherwise: stored identities still hold)
+            identity["sim_workers"] = self.sim_workers
         return json.loads(json.dumps(identity, sort_keys=True, default=str))
 
     def build_problem(self) -> Problem:
@@ -168,7 +183,8 @@ class Cell:
                 extra["execution"] = {"evaluator": name}
             result = run_loop(problem, built.optimizer, self.budget, batch=self.batch,
                               scratch=scratch, evaluator=evaluator or made or evaluate_inline,
-                              on_trial=on_trial, journal=journal, call_timeout=self.timeout)
+                              on_trial=on_trial, journal=journal, call_timeout=self.timeout,
+                              sim_workers=self.sim_workers)
             result.extra = {**extra, **result.extra}
             return result
         except (ResultsWriteError, KeyboardInterrupt):

@@ -110,6 +110,10 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--batch", type=_positive_int, metavar="Q",
                    help="suggestions asked and evaluated per round (default: the suite's, "
                         "else 1)")
+    p.add_argument("--sim-workers", type=_positive_int, metavar="K",
+                   help="run every cell on K simulated workers under a virtual clock: "
+                        "asynchronous and synchronous methods compared over (virtual) wall "
+                        "time; cells are labelled <optimizer>@<K>w (docs/simulated-clock.md)")
     p.add_argument("--timeout", type=_positive_float, metavar="SECONDS",
                    help="seconds per evaluation and per optimizer call; a trial over it is "
                         "recorded as a timeout (default: the suite's, else none)")
@@ -220,7 +224,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     summary = run(args.suite, problems=args.problems, optimizers=args.optimizers,
                   repeats=args.repeats, budget=args.budget, budget_unit=args.budget_unit,
                   seed=args.seed, batch=args.batch, timeout=args.timeout,
-                  plugins=args.plugins, out=args.out, replace_suite=args.replace_suite,
+                  sim_workers=args.sim_workers, plugins=args.plugins, out=args.out,
+                  replace_suite=args.replace_suite,
                   workers=args.workers, backend=args.backend, scheduler=args.scheduler,
                   progress=not args.no_progress, retries=args.retries,
                   journal={"auto": None, "on": True, "off": False}[args.journal],

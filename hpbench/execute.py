@@ -210,7 +210,7 @@ def cell_meta(cell: Cell, problem: Problem | None, fingerprint: str, result: Cel
     settings = extra.pop("optimizer_settings", None) or {"settings": dict(cell.settings)}
     return {
         "identity": identity,
-        "suite": cell.suite, "problem": cell.problem, "optimizer": cell.optimizer,
+        "suite": cell.suite, "problem": cell.problem, "optimizer": cell.label,
         "repeat": cell.repeat, "master_seed": cell.master_seed,
         "problem_seed": cell.problem_seed, "optimizer_seed": cell.optimizer_seed,
         "budget": budget_meta(cell), "timeout": cell.timeout,
@@ -225,6 +225,8 @@ def cell_meta(cell: Cell, problem: Problem | None, fingerprint: str, result: Cel
             "name": problem.fidelity.name},
         "status": result.status, "reason": result.reason, "error": result.error,
         "spent": result.spent, "n_trials": result.n_trials, "params": result.params,
+        # the simulated clock (docs/simulated-clock.md): K, and how the run went on it
+        "sim_workers": cell.sim_workers, "sim": None,
         "started": started, "finished": time.time(), **environment(), **extra,
     }
 

@@ -153,7 +153,8 @@ class Journal:
                 "value": rec.value, "true_value": rec.true_value, "test_value": rec.test_value,
                 "cost": rec.cost, "cost_fe": rec.cost_fe,
                 "grad": None if rec.grad is None else dict(rec.grad),
-                "info": json.dumps(rec.info, default=str) if rec.info else ""},
+                "info": json.dumps(rec.info, default=str) if rec.info else "",
+                "seconds": rec.seconds},
         }
 
     @staticmethod
@@ -163,4 +164,5 @@ class Journal:
             return None
         return Evaluation(value=r["value"], true_value=r["true_value"],
                           test_value=r["test_value"], cost=r["cost"], cost_fe=r["cost_fe"],
-                          grad=r["grad"], info=json.loads(r["info"]) if r["info"] else {})
+                          grad=r["grad"], info=json.loads(r["info"]) if r["info"] else {},
+                          seconds=r.get("seconds"))

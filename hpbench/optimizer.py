@@ -111,7 +111,15 @@ class Optimizer:
     * ``conformance_settings``: the settings the conformance suite (``hpbench.testing``)
       runs the optimizer with when it is given none: smaller inner loops of an expensive
       optimizer (fewer acquisition restarts, fewer Monte-Carlo samples), never another code
-      path, so that every registered optimizer is checked in seconds and none is skipped.
+      path, so that every registered optimizer is checked in seconds and none is skipped;
+    * ``synchronous``: True when the optimizer hands out its suggestions in rounds (a
+      generation, a rung of a bracket, one step of a sequential search) and can suggest
+      anything of the next round only after every suggestion of the current one was told.
+      The simulated parallel clock (``--sim-workers K``, ``hpbench.simclock``) asks such an
+      optimizer only when none of its trials is pending, for its whole round at once, and
+      lets free workers idle until the round completes, as a synchronous method does on a
+      real cluster. False (the default): asynchronous, asked whenever a worker is free, with
+      the pending trials untold (random search, TPE, GP-BO, ASHA).
     """
 
     requires: ClassVar[frozenset[str]] = frozenset()
@@ -127,6 +135,7 @@ class Optimizer:
     batch_fallback: ClassVar[str] = "constant-liar"
     picklable: ClassVar[bool] = True
     conformance_settings: ClassVar[Mapping[str, Any]] = {}
+    synchronous: ClassVar[bool] = False
 
     def __init__(self, space: Space, *, seed: int | None, budget: Budget | int | float,
                  fidelity: Fidelity | None = None, **settings: Any) -> None:

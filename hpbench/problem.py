@@ -70,7 +70,12 @@ class Evaluation:
     ``cost`` is in the problem's own units (epochs, seconds, …; 1 by default);
     ``cost_fe``, when set, overrides the full-fidelity-equivalent cost the runner would derive
     (a hypergradient costs more than a plain evaluation). ``info`` holds free-form extras
-    (e.g. captured warnings) stored as JSON.
+    (e.g. captured warnings) stored as JSON. ``seconds`` is the *modelled* duration of the
+    evaluation in seconds: a problem that knows its duration deterministically (a
+    surrogate or tabulated benchmark, which returns the time a real evaluation took instead
+    of spending it) sets it, and the simulated parallel clock (``--sim-workers``,
+    ``hpbench.simclock``) uses it; None (the default) means unknown, and the simulator then
+    uses the measured evaluation time.
     """
 
     value: float
@@ -80,6 +85,7 @@ class Evaluation:
     cost_fe: float | None = None
     grad: Mapping[str, float] | None = None
     info: dict[str, Any] = field(default_factory=dict)
+    seconds: float | None = None
 
     def __post_init__(self) -> None:
         if self.true_value is None:

@@ -95,8 +95,9 @@ class Trial:
     outcome, ``charge`` the costs, and ``record`` writes it down. (One slotted object per
     trial: the engine's own cost per trial is a few microseconds.)"""
 
-    __slots__ = ("config", "config_text", "cost", "cost_fe", "error", "eval_s", "fidelity",
-                 "planned", "record", "replayed", "status", "suggestion", "t_end", "t_start")
+    __slots__ = ("charged", "config", "config_text", "cost", "cost_fe", "error", "eval_s",
+                 "fidelity", "index", "planned", "record", "replayed", "rnd", "share", "status",
+                 "suggestion", "t_end", "t_start", "v_end", "v_start")
 
     def __init__(self, suggestion: Suggestion, config: dict[str, Any], fidelity: float | None,
                  planned: float) -> None:
@@ -106,6 +107,10 @@ class Trial:
         self.planned = planned  # full-fidelity-equivalent cost, known before evaluating
         self.config_text: str | None = None  # the config's JSON (None: written at the end)
         self.replayed = False
+        # the number the optimizer and the problem know it by when it differs from its row:
+        # the simulated clock (``hpbench.simclock``) numbers trials as they start and records
+        # them as they end; None: the row's number
+        self.index: int | None = None
 
     def outcome(self, status: TrialStatus, error: str, record: Evaluation | None,
                 eval_s: float, t_start: float, t_end: float | None) -> None:
@@ -173,6 +178,8 @@ class _Loop:
         # analysis computes the default incumbent from the trial table)
         self.recommend = recommender(optimizer)
         self.recommended: int | None = None  # its last answer
+        #: the simulated clock's row of each trial number (None: the same numbers)
+        self.row_of: dict[int, int] | None = None
         self.driver, self.n_default = self._driver(batch)
 
     def _driver(self, batch: int | None) -> tuple[Any, int]:
@@ -191,11 +198,13 @@ class _Loop:
         return optimizer, (1 if strategy == "sequential" else n)
 
     # -- the steps of a round ---------------------------------------------------------------
-    def ask(self) -> list:
-        """The optimizer's suggestions for the next round (``ask_s``: the seconds it took)."""
-        n = self.n_default
-        if self.by_evals:
-            n = max(1, min(n, math.ceil(self.amount - self.spent - EPS)))
+    def ask(self, n: int | None = None) -> list:
+        """The optimizer's suggestions for the next round (``ask_s``: the seconds it took):
+        ``n`` of them, or by default the round's size, at most what the budget can hold."""
+        if n is None:
+            n = self.n_default
+            if self.by_evals:
+                n = max(1, min(n, math.ceil(self.amount - self.spent - EPS)))
         t0 = _perf()
         try:
             if self.call_timeout is None:  # (a context manager per call costs 5 % of a trial)
@@ -279,7 +288,7 @@ class _Loop:
 
     def obtain(self, tr: Trial, pre: tuple | None) -> None:
         """The outcome of an admitted trial: replayed, pre-evaluated or evaluated now."""
-        trial = self.trial
+        trial = self.trial if tr.index is None else tr.index
         if trial < self.n_replay and self.replay_trial(trial, tr):
             return
         if pre is not None:
@@ -346,9 +355,13 @@ class _Loop:
     def record(self, tr: Trial, ask_s: float) -> Observation:
         """One row of the trial table and the journal; the observation for ``tell``."""
         trial, s, rec, status = self.trial, tr.suggestion, tr.record, tr.status
+        if tr.index is None:
+            ident, rnd, resume_from = trial, self.rnd, s.resume_from
+        else:  # the simulated clock: rows in completion order (``hpbench.simclock``)
+            ident, rnd, resume_from = self.virtual_keys(tr)
         if status is OK:
             f_max, fidelity = self.f_max, tr.fidelity
-            self.reached[trial] = f_max if (fidelity is None and f_max is not None) else \
+            self.reached[ident] = f_max if (fidelity is None and f_max is not None) else \
                 (fidelity or 0.0)
             value = float(rec.value)
             true_value = float(rec.true_value) if _finite(rec.true_value) else math.nan
@@ -358,20 +371,30 @@ class _Loop:
             value = true_value = test_value = math.nan
         t_end = tr.t_end if tr.t_end is not None else _wall()
         self.recorder.record(
-            trial, self.rnd, tr.config, tr.config_text,
-            tr.fidelity if tr.fidelity is not None else self.f_max, s.resume_from, value,
+            trial, rnd, tr.config, tr.config_text,
+            tr.fidelity if tr.fidelity is not None else self.f_max, resume_from, value,
             true_value, test_value, status, tr.error, tr.cost, tr.cost_fe, self.cum_cost,
             self.spent, ask_s, tr.eval_s, tr.t_start, t_end,
             json.dumps(rec.info, default=str) if rec is not None and rec.info else "")
-        if self.journal is not None and not tr.replayed:
-            self.journal.append(self.journal.record(
-                trial, tr.config_text, tr.fidelity, s.resume_from, s.want_grad, status,
-                tr.error, rec, tr.eval_s, tr.t_start, t_end))
+        if self.journal is not None and not tr.replayed and tr.index is None:
+            self.journal_trial(tr, trial, t_end)
         self.trial += 1
         if self.on_trial is not None:
             self.on_trial(self.spent)
-        return Observation(s, trial, value, status, tr.cost_fe,
+        return Observation(s, ident, value, status, tr.cost_fe,
                            rec.grad if rec is not None else None, tr.error)
+
+    def virtual_keys(self, tr: Trial) -> tuple[int, int, int | None]:
+        """(number the optimizer knows it by, round, resume_from as a row) of a trial the
+        simulated clock records; only ``hpbench.simclock.SimLoop`` records such trials."""
+        raise NotImplementedError
+
+    def journal_trial(self, tr: Trial, trial: int, t_end: float) -> None:
+        """One line of the trial journal: the evaluation of ``tr``, numbered ``trial``."""
+        s = tr.suggestion
+        self.journal.append(self.journal.record(
+            trial, tr.config_text, tr.fidelity, s.resume_from, s.want_grad, tr.status,
+            tr.error, tr.record, tr.eval_s, tr.t_start, t_end))
 
     def tell(self, observations: list[Observation]) -> None:
         t0 = _perf()
@@ -409,7 +432,10 @@ class _Loop:
             raise
         except BaseException as exc:
             raise _CellFailed("recommend", exc) from None
-        self.recorder.recommend(n, self.recommended, now)
+        before, after = self.recommended, now
+        if self.row_of is not None:  # the simulated clock: the rows of those trials
+            before, after = self.row_of.get(before), self.row_of.get(after)
+        self.recorder.recommend(n, before, after)
         self.recommended = now
 
     def check_recommendation(self, now: Any) -> int:
@@ -484,14 +510,17 @@ class _Loop:
         self.rnd += 1
         return True
 
+    def drive(self) -> None:
+        """Round after round until the budget is spent or the optimizer is done."""
+        while self.spent < self.amount - EPS:
+            if not self.round():
+                return
+        self.result.reason = "budget"
+
     def run(self) -> CellResult:
         result = self.result
         try:
-            while self.spent < self.amount - EPS:
-                if not self.round():
-                    break
-            else:
-                result.reason = "budget"
+            self.drive()
         except _CellFailed as failure:
             exc = failure.exc
             result.status = CellStatus.FAILED
@@ -512,7 +541,8 @@ def run_loop(problem: Problem, optimizer: Optimizer, budget: Budget, *,
              batch: int | None = None, scratch: Path | None = None,
              evaluator: Evaluator = evaluate_inline,
              on_trial: Callable[[float], None] | None = None,
-             journal: Journal | None = None, call_timeout: float | None = None) -> CellResult:
+             journal: Journal | None = None, call_timeout: float | None = None,
+             sim_workers: int | None = None) -> CellResult:
     """Run ``optimizer`` on ``problem`` until ``budget`` is spent.
 
     ``batch`` overrides the optimizer's preferred number of suggestions per ask (an
@@ -521,15 +551,21 @@ def run_loop(problem: Problem, optimizer: Optimizer, budget: Budget, *,
     round concurrently if it has ``evaluate_many``. ``on_trial(budget_used)`` is called after
     each trial (progress bars). ``journal`` logs each finished trial and replays the trials
     it already holds (see ``hpbench.journal``). ``call_timeout`` bounds each ``ask`` and
-    ``tell``: one that runs longer fails the cell.
+    ``tell``: one that runs longer fails the cell. ``sim_workers`` K runs the cell on K
+    simulated workers under a virtual clock (``hpbench.simclock``; not with ``batch``).
     """
     # an all-Float space's configs are written as JSON once, column by column, when the cell
     # ends (``config_text.float_rows_json``: a third of the cost of one at a time); a journal
     # needs each trial's text as it goes
     deferred = problem.space.all_float and journal is None
-    result = _Loop(problem, optimizer, budget, batch=batch, scratch=scratch,
-                   evaluator=evaluator, on_trial=on_trial, journal=journal,
-                   defer_config=deferred, call_timeout=call_timeout).run()
+    options = dict(batch=batch, scratch=scratch, evaluator=evaluator, on_trial=on_trial,
+                   journal=journal, defer_config=deferred, call_timeout=call_timeout)
+    if sim_workers is None:
+        result = _Loop(problem, optimizer, budget, **options).run()
+    else:
+        from hpbench.simclock import SimLoop
+
+        result = SimLoop(problem, optimizer, budget, workers=sim_workers, **options).run()
     if deferred:
         cols = result.columns
         cols["config"] = float_rows_json(result.params,

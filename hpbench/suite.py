@@ -11,6 +11,8 @@ A suite is a TOML file::
     seed = 0                    # the master seed
     batch = 1                   # optional: suggestions asked and evaluated per round
     timeout = 60                # optional: seconds per evaluation and per optimizer call
+    sim_workers = [1, 8]        # optional: simulated parallel workers (int or list; a list
+                                # multiplies the cells: asha@1w, asha@8w; docs/simulated-clock.md)
     plugins = ["my_problems", "scripts/extra.py"]   # optional: modules that register entries
     exclude_tags = ["uninformative"]  # optional: patterns skip problems with these tags
 
@@ -59,14 +61,14 @@ from hpbench.store import ResultsDir
 
 KEYS = {"name", "description", "problems", "optimizers", "repeats", "budget", "budget_unit",
         "seed", "batch", "timeout", "settings", "problem_settings", "groups", "plugins",
-        "exclude_tags"}
+        "exclude_tags", "sim_workers"}
 #: a suite's name names its folder: letters, digits, '.', '_' and '-' only, no path
 NAME_RULE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 #: the most cells a suite may plan (``n_cells``): more is a typo, not an experiment
 MAX_CELLS = 200_000
 #: the keys a ``[[groups]]`` entry may set; the rest it inherits from the suite
 GROUP_KEYS = {"description", "problems", "optimizers", "repeats", "budget", "budget_unit",
-              "batch", "timeout", "exclude_tags"}
+              "batch", "timeout", "exclude_tags", "sim_workers"}
 
 
 class SuiteError(ValueError):
@@ -92,10 +94,13 @@ class Suite:
     #: modules or .py files imported before the suite's names are looked up, in every
     #: process that builds a cell (``hpbench.plugins``)
     plugins: tuple[str, ...] = ()
+    #: simulated parallel workers of each cell (``hpbench.simclock``); None: not simulated.
+    #: Several values multiply the cells (labelled ``<optimizer>@<K>w``)
+    sim_workers: tuple[int | None, ...] = (None,)
 
     def n_cells(self) -> int:
         """How many cells ``cells()`` gives, without making them."""
-        own = len(self.problems) * len(self.optimizers) * self.repeats
+        own = len(self.problems) * len(self.optimizers) * len(self.sim_workers) * self.repeats
         return own + sum(g.n_cells() for g in self.groups)
 
     def cells(self) -> list[Cell]:
@@ -103,8 +108,9 @@ class Suite:
                     suite=self.name, batch=self.batch, timeout=self.timeout,
                     settings=dict(self.settings.get(o, {})),
                     problem_settings=dict(self.problem_settings.get(p, {})),
-                    plugins=self.plugins)
-               for p in self.problems for o in self.optimizers for r in range(self.repeats)]
+                    plugins=self.plugins, sim_workers=k)
+               for p in self.problems for o in self.optimizers for k in self.sim_workers
+               for r in range(self.repeats)]
         return own + [c for g in self.groups for c in g.cells()]
 
     def all_problems(self) -> tuple[str, ...]:
@@ -129,6 +135,8 @@ class Suite:
             lines.append(f"batch = {self.batch}")
         if self.timeout is not None:
             lines.append(f"timeout = {_toml(self.timeout)}")
+        if self.sim_workers != (None,):
+            lines.append(f"sim_workers = {_toml(list(self.sim_workers))}")
         return lines
 
     def to_toml(self) -> str:
@@ -262,7 +270,23 @@ def _cross(data: dict, origin: str, resolve: bool = True) -> dict[str, Any]:
     return {"problems": problems, "optimizers": optimizers, "repeats": repeats,
             "budget": Budget(float(amount), unit), "batch": batch,
             "timeout": float(timeout) if timeout is not None else None,
-            "description": str(data.get("description", ""))}
+            "description": str(data.get("description", "")),
+            "sim_workers": _sim_workers(data.get("sim_workers"), batch)}
+
+
+def _sim_workers(value: Any, batch: int | None) -> tuple[int | None, ...]:
+    """``sim_workers`` (an int or a list of ints, each > 0) as the cells' values."""
+    if value is None:
+        return (None,)
+    values = value if isinstance(value, list | tuple) else [value]
+    if not values or any(isinstance(k, bool) or not isinstance(k, int) or k <= 0
+                         for k in values):
+        raise SuiteError(f"sim_workers must be a positive integer or a list of them (the "
+                         f"number of simulated workers), got {value!r}")
+    if batch is not None:
+        raise SuiteError(f"sim_workers ({value!r}) and batch ({batch}) cannot be combined: "
+                         "the simulated workers decide how many configs are asked at once")
+    return tuple(dict.fromkeys(values))
 
 
 def _group_crosses(data: dict, groups: list[dict], overrides: dict[str, Any], origin: str,
@@ -287,7 +311,9 @@ def _group_crosses(data: dict, groups: list[dict], overrides: dict[str, Any], or
 def _check_pairs(crosses: list[dict[str, Any]], origin: str) -> None:
     seen: dict[tuple[str, str], int] = {}
     for i, cross in enumerate(crosses):
-        for pair in ((p, o) for p in cross["problems"] for o in cross["optimizers"]):
+        for pair in ((p, Cell(p, o, cross["budget"], sim_workers=k).label)
+                     for p in cross["problems"] for o in cross["optimizers"]
+                     for k in cross["sim_workers"]):
             if pair in seen:
                 raise SuiteError(f"{origin}: the suite runs {pair[0]}/{pair[1]} twice "
                                  f"(in {_part(seen[pair])} and {_part(i)}); "
@@ -320,9 +346,9 @@ def _settings_tables(data: dict, file_parts: list[dict], crosses: list[dict[str,
 def load_suite(source: str = "default", *, resolve: bool = True, **overrides: Any) -> Suite:
     """Load a packaged suite by name or a TOML file by path, then apply command-line
     ``overrides`` (problems, optimizers, repeats, budget, budget_unit, seed, batch,
-    timeout, plugins; None values are ignored). Overrides of the cross-product keys reach
-    every group; naming problems or optimizers drops the groups (see the module docstring).
-    The suite's plugins are imported first; every name, setting and problem setting is
+    timeout, sim_workers, plugins; None values are ignored). Overrides of the cross-product
+    keys reach every group; naming problems or optimizers drops the groups (see the module
+    docstring). The suite's plugins are imported first; every name, setting and problem setting is
     checked against the registry. ``resolve=False`` takes names and settings as written (no
     registry, no plugins: for reading a stored ``suite.toml``)."""
     data, origin = _read_toml(source)

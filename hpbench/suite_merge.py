@@ -81,8 +81,10 @@ def reconcile(stored: Suite | None, new: Suite, *, replace_suite: bool = False,
                      "suite (its cells that differ are set aside and redone)")
 
 
-def _pairs(suite: Suite) -> set[tuple[str, str]]:
-    own = {(p, o) for p in suite.problems for o in suite.optimizers}
+def _pairs(suite: Suite) -> set[tuple[str, str, int | None]]:
+    # (a cell on K simulated workers is another pair than the optimizer's without)
+    own = {(p, o, k) for p in suite.problems for o in suite.optimizers
+           for k in suite.sim_workers}
     return own.union(*(_pairs(g) for g in suite.groups))
 
 

@@ -32,7 +32,15 @@ info         string  the evaluation's free-form extras as JSON ("" when none)
 incumbent    int64   the trial the optimizer recommends after this trial's ``tell``
                      (``Optimizer.recommend``); null: no opinion (the analysis then takes
                      the best observed full-fidelity value)
+v_start      float64 virtual time the trial started on its simulated worker (seconds
+                     since the cell's start; ``--sim-workers``, ``hpbench.simclock``);
+                     NaN when the cell was not simulated
+v_end        float64 virtual time it ended (``v_start`` + its duration); NaN when not
+                     simulated
 ============ ======= =================================================================
+
+In a simulated cell (``--sim-workers K``) rows are in completion order and ``trial`` numbers
+them in that order, as everywhere; ``resume_from`` and ``incumbent`` use those numbers too.
 """
 
 from __future__ import annotations
@@ -65,10 +73,12 @@ TRIAL_COLUMNS: dict[str, str] = {
     "test_value": "float64", "status": "string", "error": "string", "cost": "float64",
     "cost_fe": "float64", "cum_cost": "float64", "budget_used": "float64", "ask_s": "float64",
     "eval_s": "float64", "tell_s": "float64", "t_start": "float64", "t_end": "float64",
-    "info": "string", "incumbent": "int64",
+    "info": "string", "incumbent": "int64", "v_start": "float64", "v_end": "float64",
 }
 #: the columns filled after a round's ``tell`` instead of by ``TrialRecorder.record``
 AFTER_TELL = ("incumbent",)
+#: the columns only the simulated clock fills (``TrialRecorder.virtual``); NaN otherwise
+VIRTUAL = ("v_start", "v_end")
 PARAM_PREFIX = "param."
 
 
@@ -80,8 +90,10 @@ def arrow_schema(columns: list[str] | None = None):
     return pa.schema([(c, getattr(pa, TRIAL_COLUMNS[c])()) for c in names])
 
 
-def empty_columns(params: list[str]) -> dict[str, list]:
-    cols: dict[str, list] = {c: [] for c in TRIAL_COLUMNS}
+def empty_columns(params: list[str], *, virtual: bool = False) -> dict[str, list]:
+    """Empty trial columns, then one per parameter; the ``VIRTUAL`` columns only when asked
+    (a table built by hand may leave them out: they are read back as NaN)."""
+    cols: dict[str, list] = {c: [] for c in TRIAL_COLUMNS if virtual or c not in VIRTUAL}
     for p in params:
         cols[PARAM_PREFIX + p] = []
     return cols
@@ -97,10 +109,10 @@ class TrialRecorder:
 
     def __init__(self, params: list[str]) -> None:
         self.params = params
-        self.columns = empty_columns(params)
+        self.columns = empty_columns(params, virtual=True)
         self.tell_s = self.columns["tell_s"]
         self._append = tuple(self.columns[c].append for c in TRIAL_COLUMNS
-                             if c not in AFTER_TELL)
+                             if c not in AFTER_TELL and c not in VIRTUAL)
         self.incumbent = self.columns["incumbent"]
         self._params = [(self.columns[PARAM_PREFIX + p].append, p) for p in params]
 
@@ -147,12 +159,23 @@ class TrialRecorder:
             col.extend([previous] * (n - 1))
         col.append(now)
 
+    def virtual(self, v_start: float, v_end: float) -> None:
+        """The virtual start and end of the trial just recorded (the simulated clock)."""
+        self.columns["v_start"].append(v_start)
+        self.columns["v_end"].append(v_end)
+
     def finish(self) -> None:
         """Fill the ``incumbent`` of the trials no recommendation was asked for (an optimizer
-        without the hook: every trial; a ``tell`` that raised: its round) with null."""
-        missing = len(self.columns["trial"]) - len(self.incumbent)
+        without the hook: every trial; a ``tell`` that raised: its round) with null, and the
+        virtual times of a cell that was not simulated with NaN."""
+        n = len(self.columns["trial"])
+        missing = n - len(self.incumbent)
         if missing > 0:
             self.incumbent.extend([None] * missing)
+        for c in VIRTUAL:
+            col = self.columns[c]
+            if len(col) < n:
+                col.extend([float("nan")] * (n - len(col)))
 
     def share_tell(self, n: int, seconds: float) -> None:
         """Give each of the last ``n`` trials an equal share of a ``tell`` that took
@@ -183,5 +206,5 @@ class CellResult:
     def empty(cls, params: list[str], status: CellStatus, reason: str, *, error: str = "",
               extra: dict[str, Any] | None = None) -> CellResult:
         """A cell that recorded no trial (not applicable, or lost before it ran)."""
-        return cls(columns=empty_columns(params), params=params, status=status, reason=reason,
-                   error=error, extra=dict(extra or {}))
+        return cls(columns=empty_columns(params, virtual=True), params=params, status=status,
+                   reason=reason, error=error, extra=dict(extra or {}))

@@ -49,6 +49,11 @@ class SteppedOptimizer(Optimizer):
     #: nothing in hpbench ships or checkpoints optimizers, so it is declared instead
     picklable = False
 
+    #: a batch (a generation; one point of a sequential local search) is resumed only when
+    #: every point of it was told, and an ``ask`` past a handed-out batch abandons it: the
+    #: simulated parallel clock must wait for the batch (``Optimizer.synchronous``)
+    synchronous = True
+
     #: consecutive empty batches after which the search counts as stuck (a bug guard)
     MAX_EMPTY = 10_000
 

@@ -52,6 +52,7 @@ __all__ = [
     "check_optimizer",
     "check_pickle_mid_run",
     "check_same_seed_same_trajectory",
+    "check_simulated_one_worker",
     "check_survives_failing_trials",
     "optimizer_checks",
     "run_on_toy",
@@ -501,6 +502,28 @@ def check_pickle_mid_run(name: str, *, settings: Mapping[str, Any] | None = None
         outputs[index] = items or []
 
 
+def _sim_trials(result: CellResult) -> list[tuple]:
+    """(config, fidelity, resume_from, status, value) per trial, NaN comparable to itself."""
+    cols = result.columns
+    return list(zip(cols["config"], cols["fidelity"], cols["resume_from"], cols["status"],
+                    map(_plain, cols["value"])))
+
+
+def check_simulated_one_worker(name: str, *,
+                               settings: Mapping[str, Any] | None = None) -> None:
+    """On one simulated worker (``sim_workers=1``, ``hpbench.simclock``) the optimizer makes
+    exactly the trials of the usual loop (the reference run): configs, fidelities,
+    resumptions, statuses and values, in the same order."""
+    cell = _cell(name, REFERENCE_SEED, budget=BUDGET, batch=None, settings=settings,
+                 sim_workers=1)
+    simulated = _expect_done(name, cell.run(problem=ToyProblem(seed=PROBLEM_SEED)),
+                             f"a run on one simulated worker (seed {REFERENCE_SEED})")
+    usual, sim = _sim_trials(_reference_result(name, settings)), _sim_trials(simulated)
+    if usual != sim:
+        raise AssertionError(f"optimizer {name!r} runs differently on one simulated worker "
+                             f"than in the usual loop: {_first_difference(usual, sim)}")
+
+
 #: every optimizer check by name, in the order they run
 OPTIMIZER_CHECKS = {
     "same_seed_same_trajectory": check_same_seed_same_trajectory,
@@ -510,6 +533,7 @@ OPTIMIZER_CHECKS = {
     "batch_asks": check_batch_asks,
     "global_random_state": check_global_random_state,
     "pickle_mid_run": check_pickle_mid_run,
+    "simulated_one_worker": check_simulated_one_worker,
 }
 
 

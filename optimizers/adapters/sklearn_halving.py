@@ -243,6 +243,10 @@ class SklearnHalving(Optimizer):
         self._finalizer = weakref.finalize(self, channel.stop)
         thread.start()
 
+    #: scikit-learn scores one config at a time: an ``ask`` with one pending would wait for
+    #: its reply forever (``Optimizer.synchronous``)
+    synchronous = True
+
     def ask(self, n: int) -> list[Suggestion]:
         while True:
             if self._channel is None:

@@ -84,6 +84,8 @@ class Hypergradient(Optimizer):
     settings = {"lr": 0.05, "beta1": 0.9, "beta2": 0.999, "max_steps": 50, "min_lr": 1e-4,
                 "hold": "alternate"}
     choices = {"hold": ("alternate", "random", "best")}
+    #: each step starts from the last told point and gradient (``Optimizer.synchronous``)
+    synchronous = True
 
     def __init__(self, space: Space, **kwargs: Any) -> None:
         super().__init__(space, **kwargs)
@@ -178,6 +180,8 @@ class HypergradientOnline(Optimizer):
 
     requires = frozenset({"fidelity", "checkpoint", "hypergradient"})
     settings = {"hyper_lr": 0.05, "steps": 9, "param": None}
+    #: each interval resumes the last told one (``Optimizer.synchronous``)
+    synchronous = True
 
     def __init__(self, space: Space, **kwargs: Any) -> None:
         super().__init__(space, **kwargs)

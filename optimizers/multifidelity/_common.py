@@ -138,6 +138,11 @@ class JobOptimizer(Optimizer):
     #: nothing in hpbench ships or checkpoints optimizers, so it is declared instead
     picklable = False
 
+    #: a round (a rung of a bracket, a PBT generation) goes on only when all of it was told,
+    #: and an ``ask`` past a handed-out round starts the next with what was told so far: the
+    #: simulated parallel clock must wait for the round (``Optimizer.synchronous``)
+    synchronous = True
+
     #: consecutive empty rounds after which the generator counts as stuck (a bug guard)
     MAX_EMPTY = 10_000
 
