@@ -43,6 +43,7 @@ from hpbench.analysis import (
     ranks,
     registry,
     regret,
+    simulated,
     stats,
     style,
     tables,
@@ -261,6 +262,8 @@ def write_tables(a: Analysis, out: Path) -> dict[str, dict[str, str]]:
     words = {label: _budget_words(f, label) for f, label in zip(a.budgets, a.budget_labels)}
     written["summary"] = {"title": "Summary per optimizer", "markdown": md, "latex": tex,
                           "html": _frame_html(frame, tests, words, a.highlight)}
+    # tables that belong in a figure section (key "section") are shown there
+    written.update(simulated.write_tables(a, out))
     return written
 
 
@@ -399,7 +402,14 @@ def _wrap_tables(page: str) -> str:
 
 def _tables_html(tabs: dict[str, dict[str, str]]) -> list[str]:
     return [f"<h2>{html.escape(registry.TABLES.title)}</h2>",
-            *(f"<h3>{html.escape(t['title'])}</h3>{t['html']}" for t in tabs.values())]
+            *(f"<h3>{html.escape(t['title'])}</h3>{t['html']}" for t in tabs.values()
+              if "section" not in t)]
+
+
+def _section_tables(tabs: dict[str, dict[str, str]], key: str) -> list[str]:
+    """The tables that belong in figure section ``key``, under its figures."""
+    return [f"<h3>{html.escape(t['title'])}</h3>{t['html']}" for t in tabs.values()
+            if t.get("section") == key]
 
 
 def _head_html(a: Analysis) -> list[str]:
@@ -524,8 +534,8 @@ def write_html(a: Analysis, out: Path, figs: dict[str, list[Path]],
     PDF files stay beside it). ``linked_images``: refer to the PNGs on disk instead, each
     linked to its PDF (a smaller file that needs its folder)."""
     body = _head_html(a)
-    parts = [(sec.order, _section_html(out, sec, pngs, linked=linked_images))
-             for sec, pngs in registry.sections(a, figs)]
+    parts = [(sec.order, _section_html(out, sec, pngs, linked=linked_images)
+              + _section_tables(tabs, sec.key)) for sec, pngs in registry.sections(a, figs)]
     parts.append((registry.TABLES.order, _tables_html(tabs)))
     for _, lines in sorted(parts, key=lambda part: part[0]):
         body += lines

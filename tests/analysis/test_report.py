@@ -100,7 +100,7 @@ def _headings(html: str) -> list[str]:
 def test_the_registry_draws_the_report_in_its_section_order(tmp_path):
     names = [f.name for f in registry.figures()]
     assert names == ["normalized_regret", "ranks", "ecdf", "performance_profile", "cd",
-                     "regret", "overfit", "overhead"]
+                     "regret", "parallel", "overfit", "overhead"]
     out = make_figures(two_optimizers(tmp_path / "res"))
     html = (out / "report.html").read_text()
     assert _headings(html) == ["How to read this report", "Notes", "Aggregates over problems",
