@@ -26,6 +26,7 @@ from hpbench.optimizer import Optimizer
 from hpbench.plugins import load_plugins
 from hpbench.problem import Problem
 from hpbench.runner import Evaluator, evaluate_inline, run_loop
+from hpbench.simclock import sim_loop
 from hpbench.store import ResultsWriteError
 from hpbench.trials import CellResult, CellStatus
 
@@ -184,7 +185,7 @@ class Cell:
             result = run_loop(problem, built.optimizer, self.budget, batch=self.batch,
                               scratch=scratch, evaluator=evaluator or made or evaluate_inline,
                               on_trial=on_trial, journal=journal, call_timeout=self.timeout,
-                              sim_workers=self.sim_workers)
+                              loop=sim_loop(self.sim_workers))
             result.extra = {**extra, **result.extra}
             return result
         except (ResultsWriteError, KeyboardInterrupt):

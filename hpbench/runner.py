@@ -542,7 +542,7 @@ def run_loop(problem: Problem, optimizer: Optimizer, budget: Budget, *,
              evaluator: Evaluator = evaluate_inline,
              on_trial: Callable[[float], None] | None = None,
              journal: Journal | None = None, call_timeout: float | None = None,
-             sim_workers: int | None = None) -> CellResult:
+             loop: Callable[..., _Loop] | None = None) -> CellResult:
     """Run ``optimizer`` on ``problem`` until ``budget`` is spent.
 
     ``batch`` overrides the optimizer's preferred number of suggestions per ask (an
@@ -551,8 +551,10 @@ def run_loop(problem: Problem, optimizer: Optimizer, budget: Budget, *,
     round concurrently if it has ``evaluate_many``. ``on_trial(budget_used)`` is called after
     each trial (progress bars). ``journal`` logs each finished trial and replays the trials
     it already holds (see ``hpbench.journal``). ``call_timeout`` bounds each ``ask`` and
-    ``tell``: one that runs longer fails the cell. ``sim_workers`` K runs the cell on K
-    simulated workers under a virtual clock (``hpbench.simclock``; not with ``batch``).
+    ``tell``: one that runs longer fails the cell. ``loop`` is the driver of the runner's
+    steps (default ``_Loop``, round after round); ``hpbench.simclock.sim_loop(K)`` runs the
+    cell on K simulated workers under a virtual clock (not with ``batch``). The simulator
+    is passed in rather than chosen here, so the runner does not import it back.
     """
     # an all-Float space's configs are written as JSON once, column by column, when the cell
     # ends (``config_text.float_rows_json``: a third of the cost of one at a time); a journal
@@ -560,12 +562,7 @@ def run_loop(problem: Problem, optimizer: Optimizer, budget: Budget, *,
     deferred = problem.space.all_float and journal is None
     options = dict(batch=batch, scratch=scratch, evaluator=evaluator, on_trial=on_trial,
                    journal=journal, defer_config=deferred, call_timeout=call_timeout)
-    if sim_workers is None:
-        result = _Loop(problem, optimizer, budget, **options).run()
-    else:
-        from hpbench.simclock import SimLoop
-
-        result = SimLoop(problem, optimizer, budget, workers=sim_workers, **options).run()
+    result = (loop or _Loop)(problem, optimizer, budget, **options).run()
     if deferred:
         cols = result.columns
         cols["config"] = float_rows_json(result.params,

@@ -33,6 +33,7 @@ the optimizer cost.
 
 from __future__ import annotations
 
+import functools
 import heapq
 import math
 from collections import deque
@@ -51,7 +52,7 @@ from hpbench.runner import (
     _wall,
 )
 
-__all__ = ["ROUND_ASK", "SimLoop", "check_workers"]
+__all__ = ["ROUND_ASK", "SimLoop", "check_workers", "sim_loop"]
 
 #: how many suggestions a synchronous optimizer is asked for at once: its whole round (a
 #: rung of a bracket, a generation); a longer round is handed out in parts of this size
@@ -211,3 +212,12 @@ class SimLoop(_Loop):
     def virtual_keys(self, tr: Trial) -> tuple[int, int, int | None]:
         resume = tr.suggestion.resume_from
         return tr.index, tr.rnd, (None if resume is None else self.row_of[resume])
+
+
+def sim_loop(workers: int | None) -> Any:
+    """The ``loop`` argument of ``hpbench.runner.run_loop`` for ``workers`` simulated
+    workers (None: the usual loop)."""
+    if workers is None:
+        return None
+    check_workers(workers)
+    return functools.partial(SimLoop, workers=workers)

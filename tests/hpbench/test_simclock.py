@@ -26,6 +26,7 @@ from hpbench.cell import Cell, Seeds
 from hpbench.journal import Journal
 from hpbench.problem import Evaluation
 from hpbench.runner import run_loop
+from hpbench.simclock import sim_loop
 from hpbench.suite import SuiteError, load_suite
 from hpbench.testing.optimizers import check_simulated_one_worker
 from hpbench.testing.toy import ToyProblem
@@ -52,7 +53,7 @@ def simulate(name: str, workers: int, budget: float = 24, seed: int = 5, problem
     tell = opt.tell
     opt.tell = lambda observations: (told.append([(o.trial, o.value) for o in observations]),
                                      tell(observations))[1]
-    result = run_loop(problem, opt, Budget(budget), sim_workers=workers, **kw)
+    result = run_loop(problem, opt, Budget(budget), loop=sim_loop(workers), **kw)
     result.told = told
     return result
 
@@ -299,7 +300,7 @@ def test_a_stalled_optimizer_ends_the_cell_as_in_the_usual_loop():
 
     problem = TimedToy(seed=0)
     result = run_loop(problem, Empty(problem.space, seed=0, budget=5), Budget(5),
-                      sim_workers=4)
+                      loop=sim_loop(4))
     assert result.reason == "optimizer-exhausted" and result.n_trials == 0
 
 
