@@ -89,7 +89,8 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
                "earlier one of the folder (listed on stderr, recorded in the folder); 1 the "
                "results folder could not be written; 130 interrupted.")
     p.add_argument("suite", nargs="?", default="default",
-                   help="a packaged suite name (default, smoke, paper) or a .toml file")
+                   help="a packaged suite name (default, smoke, paper, paper-lite; "
+                        "`hpbench list suites`) or a .toml file")
     p.add_argument("--problems", type=_names, metavar="NAMES",
                    help="comma-separated problem names or shell patterns (ackley-*); "
                         "replaces the suite's problems")
