@@ -72,9 +72,14 @@ def _shown(fig) -> list[tuple[str, object]]:
             if a.get_visible() and (not hasattr(a, "get_text") or a.get_text())]
 
 
+#: figures drawn only from cells this results set does not hold, and the test that draws each
+CONDITIONAL = {"parallel": "cells on simulated workers: tests/analysis/test_simulated.py"}
+
+
 def test_every_registered_figure_is_drawn(many_drawn):
     for f in registry.figures():
-        assert any(p.suffix == ".png" for p in many_drawn.made[f.name]), f.name
+        drawn = any(p.suffix == ".png" for p in many_drawn.made[f.name])
+        assert drawn != (f.name in CONDITIONAL), f.name
 
 
 def test_no_legend_label_or_title_lies_outside_the_saved_canvas(many_drawn):

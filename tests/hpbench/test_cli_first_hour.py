@@ -68,7 +68,7 @@ def test_list_suites_shows_each_suites_description(cli):
     res = cli("list", "suites", env={})
     assert res.returncode == 0, res.stderr
     lines = res.stdout.splitlines()
-    files = sorted(SUITES.glob("*.toml"))
+    files = sorted(SUITES.glob("*.toml"), key=lambda f: f.stem)
     assert [line.split()[0] for line in lines] == [f.stem for f in files]
     for line, path in zip(lines, files):
         description = tomllib.loads(path.read_text())["description"]
@@ -100,7 +100,8 @@ def _count(kind: str) -> int:
      "hpbench: unknown optimizer 'randon'; did you mean random? (`hpbench list optimizers` "
      "lists all {optimizers})"),
     (["run", "smok"],
-     "hpbench: unknown suite 'smok'; did you mean smoke? (valid: default, paper, smoke, or a "
+     "hpbench: unknown suite 'smok'; did you mean smoke? (valid: default, paper, paper-lite, "
+     "smoke, or a "
      "path to a .toml file)"),
     (["run", "smoke", "--backend", "proceses"],
      "hpbench: unknown backend 'proceses'; did you mean processes? (valid: dask, processes, "

@@ -30,7 +30,8 @@ CHEAP = "sklearn-ridge-diabetes-mse"
 
 # --- the matrix ------------------------------------------------------------------------------
 def test_every_cell_of_the_matrix_is_registered_with_its_tags():
-    registered = {n: e for n, e in entries("problem").items() if n.startswith("sklearn-")}
+    registered = {n: e for n, e in entries("problem").items()
+                  if n.startswith("sklearn-") and "surrogate" not in e.tags}
     cells = matrix()
     assert len(cells) == len(registered) == len(set(cells))
     tasks_seen = set()
