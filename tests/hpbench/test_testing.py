@@ -364,3 +364,19 @@ def test_conformance_settings_for_an_undeclared_setting_fail_at_class_creation()
         class Typo(Optimizer):
             settings = {"restarts": 10}
             conformance_settings = {"restart": 2}
+
+
+class Unseeded(Sampler):
+    """Draws from a fresh unseeded generator: not reproducible."""
+
+    def ask(self, n):
+        return self.space.sample(np.random.default_rng(), n)
+
+
+def test_an_unreproducible_optimizer_fails_the_same_seed_check(register):
+    # the check's second run is the simulated one-worker run it shares with
+    # check_simulated_one_worker; when that differs, a plain rerun decides what broke
+    name = register("optimizer", "testing-unseeded", Unseeded)
+    with pytest.raises(AssertionError, match=r"is not reproducible: two runs with seed 123 "
+                                             r"differ at trial 0"):
+        optimizer_checks(name, select=["same_seed_same_trajectory"])[0]()
