@@ -124,10 +124,12 @@ def test_table_numbers_are_medians_of_the_trial_table(sim_folder):
             assert got == pytest.approx(want) or (np.isinf(want) and np.isinf(got))
         span = float(np.median([c["v_end"].max() for c in mine]))
         assert row["makespan"] == pytest.approx(span)
-    # random search spends its whole budget by T: its regret there is its final regret
-    last = [float(c["regret"].iloc[-1]) for c in cell_trials("random@4w")]
-    row = table[table["optimizer"] == "random@4w"].iloc[0]
-    assert row["regret@1T"] <= max(last)
+    # T is random search's median makespan: a random cell that ended by T has its final
+    # regret there (the clock here is measured, so which cells end by T varies run to run)
+    ended = [c for c in cell_trials("random@4w") if float(c["v_end"].max()) <= total]
+    assert ended
+    for c in ended:
+        assert _regret_at(c, total) == float(c["regret"].iloc[-1])
 
 
 def test_no_section_without_simulated_cells(tmp_path):
