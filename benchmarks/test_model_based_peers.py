@@ -9,9 +9,9 @@ HEBO when its peer environment is built).
   structure), 100 evaluations, 10 repeats on seeded instances (master seed 0): median and
   IQR of the final regret (best true value − optimum), and the mean CPU seconds of a cell.
   Two BBOB functions, not one per COCO group: a repeat of every optimizer on one problem
-  costs about 9 CPU minutes (SMAC's GP, Ax, BoTorch and HEBO take 100–150 s a cell), so the
-  4 problems × 10 repeats are about 6 CPU hours; ``HPBENCH_PERF_PEER_PROBLEMS`` adds more
-  (f02, f10, f21 were the first choice).
+  costs about 15 CPU minutes (measured on hartmann6: HEBO 347 s a cell, SMAC's GP 204 s,
+  Ax 116 s, BoTorch 107 s, skopt 67 s), so the 4 problems × 10 repeats are about 10 CPU
+  hours; ``HPBENCH_PERF_PEER_PROBLEMS`` adds more (f02, f10, f21 were the first choice).
 * **Suggestion time.** CPU seconds (``time.process_time``, every thread of this process) of
   one ``ask`` and its ``tell`` (scikit-optimize fits its model in ``tell``) once 100 and 200
   observations are told, the mean of a few such cycles, on hartmann6. The observations are
