@@ -183,3 +183,46 @@ def test_a_run_leaves_no_files_and_no_log_lines(tmp_path, monkeypatch, caplog):
     assert not list((tmp_path / "tmp").iterdir())  # SMAC's temporary folder is gone
     assert not [r for r in caplog.records if r.name.startswith("smac")]
     assert root.handlers == handlers and root.level == level  # logging left unconfigured
+
+
+def test_smac_bb_inner_loops_at_smacs_defaults_build_the_default_facade():
+    """``gp_restarts`` and ``local_search_iterations`` set to SMAC's own defaults (10, 10)
+    build the facade SMAC builds with none: the written-out GP (``blackbox_gp``) is
+    ``BlackBoxFacade.get_model``'s, not a look-alike (every component's ``meta`` equal)."""
+    explicit = hpbench.make_optimizer("smac-bb", SPACE, seed=SEED, budget=Budget(8),
+                                      gp_restarts=10, local_search_iterations=10)
+    default = hpbench.make_optimizer("smac-bb", SPACE, seed=SEED, budget=Budget(8))
+    assert explicit.smac.meta == default.smac.meta
+    assert explicit.smac._acquisition_maximizer._local_search_iterations == \
+        default.smac._acquisition_maximizer._local_search_iterations == 10
+
+
+def test_smac_inner_loop_settings_reach_smacs_components():
+    """Smaller inner loops are what SMAC's components are built with, and the conformance
+    suite uses them (the same code path, fewer restarts and local searches)."""
+    from hpbench.testing.optimizers import conformance_settings
+
+    opt = hpbench.make_optimizer("smac-bb", SPACE, seed=SEED, budget=Budget(8),
+                                 gp_restarts=3, local_search_iterations=4)
+    meta = opt.smac.meta
+    assert meta["model"]["n_restarts"] == 3
+    assert opt.smac._acquisition_maximizer._local_search_iterations == 4
+    hpo = hpbench.make_optimizer("smac-hpo", SPACE, seed=SEED, budget=Budget(8),
+                                 local_search_iterations=4)
+    assert hpo.smac._acquisition_maximizer._local_search_iterations == 4
+    assert hpo.smac.meta["acquisition_maximizer"]["challengers"] == 10000  # HPO's own default
+    assert conformance_settings("smac-bb") == {"gp_restarts": 2, "local_search_iterations": 2}
+    assert conformance_settings("smac-hpo") == {"local_search_iterations": 2}
+
+
+@pytest.mark.parametrize("settings, message", [
+    ({"facade": "hpo", "gp_restarts": 2}, "only the bb facade has a GP"),
+    ({"gp_restarts": -1}, "gp_restarts must be None (SMAC's default) or an integer >= 0"),
+    ({"local_search_iterations": 0}, "local_search_iterations must be None"),
+    ({"local_search_iterations": 2.5}, "got 2.5"),
+])
+def test_bad_inner_loop_settings_are_refused_with_what_is_allowed(settings, message):
+    name = "smac-hpo" if settings.get("facade") == "hpo" else "smac-bb"
+    settings = {k: v for k, v in settings.items() if k != "facade"}
+    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        hpbench.make_optimizer(name, SPACE, seed=SEED, budget=Budget(8), **settings)
