@@ -76,6 +76,15 @@ def _shown(fig) -> list[tuple[str, object]]:
 CONDITIONAL = {"parallel": "cells on simulated workers: tests/analysis/test_simulated.py"}
 
 
+def test_runs_in_one_xdist_worker_under_loadgroup(request):
+    """``make test`` (``--dist loadgroup``) keeps this group in one worker, so the figures
+    are drawn once: xdist marks a grouped test's id with ``@group`` (pytest 9.2 broke that,
+    and ``pyproject.toml`` keeps pytest below it)."""
+    if not request.config.getvalue("loadgroup"):  # not an xdist worker under loadgroup
+        return
+    assert request.node.nodeid.endswith("@many_optimizers"), request.node.nodeid
+
+
 def test_every_registered_figure_is_drawn(many_drawn):
     for f in registry.figures():
         drawn = any(p.suffix == ".png" for p in many_drawn.made[f.name])
