@@ -39,6 +39,14 @@ class Optimum:
     kind: str = "exact"  # "exact" (published) or "best-known" (found by a long search)
 
 
+def check_eta(eta: Any) -> float:
+    """The reduction factor η of a fidelity ladder (``Fidelity.ladder``) as a float > 1."""
+    if isinstance(eta, bool) or not isinstance(eta, int | float) or not eta > 1 \
+            or not math.isfinite(eta):
+        raise ValueError(f"eta must be a number > 1, got {eta!r}")
+    return float(eta)
+
+
 @dataclass(frozen=True)
 class Fidelity:
     """A fidelity range (e.g. epochs, fraction of data); ``high`` is full fidelity."""
@@ -52,6 +60,33 @@ class Fidelity:
         if not (0 < self.low < self.high):
             raise ValueError(f"Fidelity: need 0 < low < high, got low={self.low}, "
                              f"high={self.high}")
+
+    def ladder(self, eta: float, min_fidelity: float | None = None) -> list[float]:
+        """Fidelities ``high · η^{-k}`` for ``k = s_max … 0`` (increasing), ``s_max =
+        ⌊log_η R⌋`` with ``R = high / min_fidelity`` (Li et al. 2017: resources ``R η^{-s}``):
+        the rungs successive halving, Hyperband, ASHA and BOHB evaluate at, and the levels
+        a surrogate recording covers (``problems/surrogate/record.py``).
+
+        ``min_fidelity`` defaults to ``low``. Integer fidelities (epochs) are rounded to the
+        nearest integer within ``[low, high]``; rounding can make two rungs equal, which is
+        kept (a bracket must have its rungs): choose ``min_fidelity`` so it does not happen.
+        """
+        eta = check_eta(eta)
+        low = self.low if min_fidelity is None else float(min_fidelity)
+        if not (self.low <= low < self.high):
+            raise ValueError(f"min_fidelity must be in [{self.low}, {self.high}), "
+                             f"got {min_fidelity!r}")
+        # the tolerance absorbs log_η(R) just below an integer (1/27 · 27 is not exactly 1)
+        s_max = math.floor(math.log(self.high / low) / math.log(eta) + 1e-9)
+        out = []
+        for k in range(s_max, -1, -1):
+            f = self.high * eta ** (-k)
+            if self.integer:
+                f = float(round(f))
+            # the clip only absorbs rounding (high · η^{-s_max} >= low by the choice of s_max)
+            out.append(float(min(self.high, max(self.low, f))))
+        out[-1] = float(self.high)
+        return out
 
     def check(self, value: float) -> float:
         if not (self.low <= value <= self.high):

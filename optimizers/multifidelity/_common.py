@@ -22,17 +22,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from hpbench import Observation, Optimizer, Space, Suggestion
-from hpbench.problem import Fidelity
+from hpbench.problem import Fidelity, check_eta
 
 __all__ = ["Bracket", "JobOptimizer", "Jobs", "bracket_cost", "check_eta", "fidelity_arg",
            "fidelity_ladder", "hyperband_brackets", "loss", "suggestion", "top_k"]
 
 #: a generator that yields rounds of suggestions and receives their observations
 Jobs = Generator[list[Suggestion], list[Observation], None]
-
-#: tolerance of log_η(R) (1/27 · 27 is not exactly 1 in floating point)
-_LOG_EPS = 1e-9
-
 
 def loss(obs: Observation) -> float:
     """The value used for ranking: failed trials (NaN) rank last."""
@@ -47,38 +43,11 @@ def top_k(observations: Sequence[Observation], k: int) -> list[Observation]:
     return [ok[i] for i in order[:max(0, k)]]
 
 
-def check_eta(eta: Any) -> float:
-    if isinstance(eta, bool) or not isinstance(eta, int | float) or not eta > 1 \
-            or not math.isfinite(eta):
-        raise ValueError(f"eta must be a number > 1, got {eta!r}")
-    return float(eta)
-
-
 def fidelity_ladder(fidelity: Fidelity, eta: float, min_fidelity: float | None = None
                     ) -> list[float]:
-    """Fidelities ``high · η^{-k}`` for ``k = s_max … 0`` (increasing), ``s_max = ⌊log_η R⌋``
-    with ``R = high / min_fidelity`` (Li et al. 2017: resources ``R η^{-s}``).
-
-    ``min_fidelity`` defaults to the problem's lowest. Integer fidelities (epochs) are
-    rounded to the nearest integer within ``[low, high]``; rounding can make two rungs
-    equal, which is kept (a bracket must have its rungs) — choose ``min_fidelity`` so it
-    does not happen.
-    """
-    eta = check_eta(eta)
-    low = fidelity.low if min_fidelity is None else float(min_fidelity)
-    if not (fidelity.low <= low < fidelity.high):
-        raise ValueError(f"min_fidelity must be in [{fidelity.low}, {fidelity.high}), "
-                         f"got {min_fidelity!r}")
-    s_max = math.floor(math.log(fidelity.high / low) / math.log(eta) + _LOG_EPS)
-    out = []
-    for k in range(s_max, -1, -1):
-        f = fidelity.high * eta ** (-k)
-        if fidelity.integer:
-            f = float(round(f))
-        # the clip only absorbs rounding (high · η^{-s_max} >= low by the choice of s_max)
-        out.append(float(min(fidelity.high, max(fidelity.low, f))))
-    out[-1] = float(fidelity.high)
-    return out
+    """``fidelity.ladder(eta, min_fidelity)`` (``hpbench.problem.Fidelity.ladder``: Li et al.
+    2017's resources ``R η^{-s}``)."""
+    return fidelity.ladder(eta, min_fidelity)
 
 
 @dataclass(frozen=True)

@@ -32,9 +32,8 @@ The levels (``default_levels``): a problem that can resume from checkpoints (the
 records every integer level — every epoch — from one training per (config, seed), resumed
 level to level; a problem without checkpoints is evaluated from scratch at each level: every
 integer level when there are at most ``MAX_INTEGER_LEVELS`` of them, otherwise the rungs the
-multi-fidelity optimizers ask for (``high · η^-k`` for η = 2 and 3, the ladder of
-``optimizers/multifidelity/_common.py::fidelity_ladder``, Hyperband's and ASHA's default
-η = 3) plus both ends.
+multi-fidelity optimizers ask for (``high · η^-k`` for η = 2 and 3: ``Fidelity.ladder``, which
+Hyperband and ASHA use, with their default η = 3) plus both ends.
 
 Resuming and splitting: the unit of work is one (config, seed) — a learning curve or a set
 of levels — written atomically to ``<problem>/.parts/``; the recording is assembled from the
@@ -66,11 +65,11 @@ import numpy as np
 from hpbench import registry
 from hpbench.errors import UsageError
 from hpbench.locks import claim
-from hpbench.problem import EvalContext, Fidelity, Problem
+from hpbench.problem import EvalContext, Problem
 from hpbench.store import atomic_write
 
 __all__ = ["COLUMNS", "DATA", "Plan", "add_tabulate", "default_levels", "design", "make_plan",
-           "read_recording", "record", "rung_levels"]
+           "read_recording", "record"]
 
 #: where the shipped recordings live (one folder per problem)
 DATA = Path(__file__).resolve().parent / "data"
@@ -97,21 +96,6 @@ def canonical(config: Mapping[str, Any]) -> str:
 
 
 # levels ------------------------------------------------------------------------------------
-def rung_levels(fidelity: Fidelity, eta: float) -> list[float]:
-    """``high · η^-k`` for k = ⌊log_η(high / low)⌋ … 0, rounded for integer fidelities: the
-    ladder successive halving, Hyperband, ASHA and BOHB evaluate at with their default
-    ``min_fidelity`` (the same formula as ``fidelity_ladder`` in the optimizers' package,
-    which a problem module does not import; a test checks they agree)."""
-    s_max = math.floor(math.log(fidelity.high / fidelity.low) / math.log(eta) + 1e-9)
-    out = []
-    for k in range(s_max, -1, -1):
-        f = fidelity.high * eta ** (-k)
-        if fidelity.integer:
-            f = float(round(f))
-        out.append(float(min(fidelity.high, max(fidelity.low, f))))
-    return out
-
-
 def default_levels(problem: Problem) -> list[float]:
     """The levels recorded when ``--levels`` is not given (see the module docstring)."""
     fid = problem.fidelity
@@ -123,7 +107,7 @@ def default_levels(problem: Problem) -> list[float]:
         return [float(x) for x in range(int(fid.low), int(fid.high) + 1)]
     levels = {float(fid.low), float(fid.high)}
     for eta in ETAS:
-        levels.update(rung_levels(fid, eta))
+        levels.update(fid.ladder(eta))
     return sorted(levels)
 
 

@@ -10,9 +10,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from hpbench import Budget, Float, Problem, Space, make_optimizer
 from hpbench.cli import main as cli_main
 from hpbench.locks import claim
-from hpbench.optimizers.multifidelity._common import fidelity_ladder
 from hpbench.problem import Fidelity
 from hpbench.problems.sklearn.best_known import read_table
 from hpbench.problems.surrogate import record as rec
@@ -39,8 +39,23 @@ def _same_but_the_clock(a, b) -> bool:
                                  Fidelity(4, 64, "it", integer=True),
                                  Fidelity(0.0625, 1.0, "frac"), Fidelity(1, 27, "e", True)])
 @pytest.mark.parametrize("eta", [2, 3])
-def test_the_rungs_are_the_ones_the_multifidelity_optimizers_ask_for(fid, eta):
-    assert rec.rung_levels(fid, eta) == fidelity_ladder(fid, eta)
+def test_the_recorded_levels_hold_every_rung_hyperband_asks_for(fid, eta):
+    """A surrogate answers a multi-fidelity optimizer from recorded levels, not between them:
+    the default levels of a problem without checkpoints hold Hyperband's whole ladder."""
+
+    class Fid(Problem):
+        def __init__(self) -> None:
+            super().__init__(Space(x=Float(0.0, 1.0)), name="fid", fidelity=fid)
+            self.capabilities = frozenset({"fidelity"})
+
+        def _evaluate(self, config, *, fidelity=None, ctx=None):
+            return 0.0
+
+    problem = Fid()
+    opt = make_optimizer("hyperband", problem.space, seed=0, budget=Budget(100),
+                         fidelity=fid, eta=eta)
+    assert set(opt.ladder) <= set(rec.default_levels(problem))
+    assert opt.ladder == fid.ladder(eta)
 
 
 def test_default_levels_per_kind_of_fidelity():
