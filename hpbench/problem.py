@@ -208,9 +208,26 @@ class Problem:
                        fidelities: Sequence[float | None] | None = None,
                        ctxs: Sequence[EvalContext | None] | None = None) -> list[Evaluation]:
         """Evaluate many configs; problems with the "vectorized" capability override this."""
-        fidelities = fidelities or [None] * len(configs)
-        ctxs = ctxs or [None] * len(configs)
+        fidelities, ctxs = self.batch_arguments(configs, fidelities, ctxs)
         return [self.evaluate(c, fidelity=f, ctx=x) for c, f, x in zip(configs, fidelities, ctxs)]
+
+    def batch_arguments(self, configs: Sequence[Mapping[str, Any]],
+                        fidelities: Sequence[float | None] | None = None,
+                        ctxs: Sequence[EvalContext | None] | None = None
+                        ) -> tuple[list[float | None], list[EvalContext | None]]:
+        """``evaluate_batch``'s fidelities and contexts, one of each per config (None where
+        not given). A length that does not match, or a fidelity for a problem without one,
+        is a ValueError naming what was given; every ``evaluate_batch`` starts here."""
+        n = len(configs)
+        fidelities = [None] * n if fidelities is None else list(fidelities)
+        ctxs = [None] * n if ctxs is None else list(ctxs)
+        if len(fidelities) != n or len(ctxs) != n:
+            raise ValueError(f"evaluate_batch: need one fidelity and one context per config, "
+                             f"got {n} configs, {len(fidelities)} fidelities, {len(ctxs)} "
+                             f"contexts")
+        if self.fidelity is None and any(f is not None for f in fidelities):
+            raise ValueError(f"{self.name} has no fidelity, got fidelities={fidelities}")
+        return fidelities, ctxs
 
     def cleanup(self, scratch: Path | None) -> None:
         """Called when a cell finishes (remove checkpoints and the like)."""

@@ -118,8 +118,7 @@ class CocoProblem(Problem):
                        fidelities: Sequence[float | None] | None = None,
                        ctxs: Sequence[EvalContext | None] | None = None) -> list[Evaluation]:
         """All configs in one pass through cocoex (noise drawn in order, as one at a time)."""
-        if fidelities is not None and any(f is not None for f in fidelities):
-            raise ValueError(f"{self.name} has no fidelity, got fidelities={list(fidelities)}")
+        self.batch_arguments(configs, fidelities, ctxs)
         if not configs:
             return []
         checked = [c if type(c) is ValidConfig and c.space is self.space

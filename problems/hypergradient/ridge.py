@@ -116,9 +116,7 @@ class _Regression(Problem):
     def evaluate_batch(self, configs: Sequence[Mapping[str, Any]],
                        fidelities: Sequence[float | None] | None = None,
                        ctxs: Sequence[EvalContext | None] | None = None) -> list[Evaluation]:
-        if fidelities is not None and any(f is not None for f in fidelities):
-            raise ValueError(f"{self.name} has no fidelity, got fidelities={list(fidelities)}")
-        ctxs = list(ctxs) if ctxs is not None else [None] * len(configs)
+        _, ctxs = self.batch_arguments(configs, fidelities, ctxs)
         with one_blas_thread():
             return [self._record(c, x is not None and x.want_grad)
                     for c, x in zip(configs, ctxs)]

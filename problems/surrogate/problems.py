@@ -99,13 +99,7 @@ class SurrogateProblem(Problem):
     def evaluate_batch(self, configs: Sequence[Mapping[str, Any]],
                        fidelities: Sequence[float | None] | None = None,
                        ctxs: Sequence[EvalContext | None] | None = None) -> list[Evaluation]:
-        n = len(configs)
-        fidelities = list(fidelities) if fidelities is not None else [None] * n
-        ctxs = list(ctxs) if ctxs is not None else [None] * n
-        if len(fidelities) != n or len(ctxs) != n:
-            raise ValueError(f"evaluate_batch: need one fidelity and one context per config, "
-                             f"got {n} configs, {len(fidelities)} fidelities, {len(ctxs)} "
-                             f"contexts")
+        fidelities, ctxs = self.batch_arguments(configs, fidelities, ctxs)
         checked = [self.checked(c, f) for c, f in zip(configs, fidelities)]
         return self._answer([c for c, _ in checked], [f for _, f in checked], ctxs)
 

@@ -171,11 +171,9 @@ class MultiFidelityProblem(Problem):
                        fidelities: Sequence[float | None] | None = None,
                        ctxs: Sequence[EvalContext | None] | None = None) -> list[Evaluation]:
         """All configs in one array pass (same values and costs as one by one)."""
-        n = len(configs)
-        if n == 0:
+        fidelities, ctxs = self.batch_arguments(configs, fidelities, ctxs)
+        if not configs:
             return []
-        fidelities = fidelities or [None] * n
-        ctxs = ctxs or [None] * n
         s = np.array([self._fid(f) for f in fidelities])
         X = np.array([[c[k] for k in self._names] for c in configs], dtype=float)
         values = self.values(X, s).tolist()

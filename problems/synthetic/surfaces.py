@@ -202,8 +202,7 @@ class SyntheticBase(Problem):
                        fidelities: Sequence[float | None] | None = None,
                        ctxs: Sequence[EvalContext | None] | None = None) -> list[Evaluation]:
         """All configs in one vectorized pass (noise drawn in order from the same stream)."""
-        if fidelities is not None and any(f is not None for f in fidelities):
-            raise ValueError(f"{self.name} has no fidelity, got fidelities={list(fidelities)}")
+        _, ctxs = self.batch_arguments(configs, fidelities, ctxs)
         n = len(configs)
         if n == 0:
             return []
@@ -211,7 +210,6 @@ class SyntheticBase(Problem):
         true = self._values(X, np)
         value = true if self._noise_rng is None else \
             true + self.noise_std * self._noise_rng.standard_normal(n)
-        ctxs = ctxs or [None] * n
         return [Evaluation(v, t, grad=self.hypergradient(c) if x is not None and x.want_grad
                            else None)
                 for v, t, c, x in zip(value.tolist(), true.tolist(), configs, ctxs)]

@@ -380,12 +380,7 @@ class TorchNetProblem(Problem):
         from hpbench.problems.torch.train import deterministic_torch
 
         n = len(configs)
-        fidelities = list(fidelities) if fidelities is not None else [None] * n
-        ctxs = list(ctxs) if ctxs is not None else [None] * n
-        if len(fidelities) != n or len(ctxs) != n:
-            raise ValueError(f"evaluate_batch: need one fidelity and one context per config, "
-                             f"got {n} configs, {len(fidelities)} fidelities, {len(ctxs)} "
-                             f"contexts")
+        fidelities, ctxs = self.batch_arguments(configs, fidelities, ctxs)
         results: list[Evaluation | None] = [None] * n
         groups: dict[str, list[_Job]] = {}
         with deterministic_torch():
