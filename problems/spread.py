@@ -77,6 +77,7 @@ from typing import Any
 import numpy as np
 
 from hpbench.locks import claim, exclusive_lock
+from hpbench.problems.cli_args import setting
 from hpbench.problems.tables import read_versioned
 from hpbench.store import atomic_write
 
@@ -278,16 +279,6 @@ def measure(name: str, *, n_configs: int = 24, n_noise: int = 4, n_instances: in
 
 
 # --- command line -------------------------------------------------------------------------
-def _setting(text: str) -> tuple[str, Any]:
-    key, sep, value = text.partition("=")
-    if not sep or not key:
-        raise argparse.ArgumentTypeError(f"a setting is KEY=VALUE, got {text!r}")
-    try:
-        return key, json.loads(value)
-    except json.JSONDecodeError:
-        return key, value
-
-
 def _names(patterns: Sequence[str]) -> list[str]:
     from hpbench.registry import list_problems
 
@@ -311,7 +302,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--n-noise", type=int, default=4)
     parser.add_argument("--n-instances", type=int, default=4)
     parser.add_argument("--master-seed", type=int, default=0)
-    parser.add_argument("--setting", type=_setting, action="append", default=[],
+    parser.add_argument("--setting", type=setting, action="append", default=[],
                         metavar="KEY=VALUE", help="a problem setting (JSON value), repeatable")
     parser.add_argument("--redo", action="store_true",
                         help="measure problems that already have a row again")

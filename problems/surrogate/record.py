@@ -66,6 +66,7 @@ from hpbench import registry
 from hpbench.errors import UsageError
 from hpbench.locks import claim
 from hpbench.problem import EvalContext, Problem
+from hpbench.problems.cli_args import setting
 from hpbench.store import atomic_write
 
 __all__ = ["COLUMNS", "DATA", "Plan", "add_tabulate", "default_levels", "design", "make_plan",
@@ -518,16 +519,6 @@ def _floats(text: str) -> list[float]:
                                          f"{text!r}") from None
 
 
-def _setting(text: str) -> tuple[str, Any]:
-    key, eq, value = text.partition("=")
-    if not eq or not key:
-        raise argparse.ArgumentTypeError(f"must be KEY=VALUE, got {text!r}")
-    try:
-        return key, json.loads(value)
-    except ValueError:
-        return key, value
-
-
 def add_tabulate(sub: argparse._SubParsersAction):
     """The ``tabulate`` command (entry point of the group ``hpbench.commands``)."""
     p = sub.add_parser("tabulate", help="record a problem at every fidelity level for a "
@@ -543,7 +534,7 @@ def add_tabulate(sub: argparse._SubParsersAction):
     p.add_argument("--levels", type=_floats, default=None,
                    help="fidelity levels, comma-separated (default: every epoch of a "
                         "problem with checkpoints, else the optimizers' rungs and the ends)")
-    p.add_argument("--set", type=_setting, action="append", default=[], dest="settings",
+    p.add_argument("--set", type=setting, action="append", default=[], dest="settings",
                    metavar="KEY=VALUE", help="a problem setting (JSON value), repeatable")
     p.add_argument("--out", type=Path, default=DATA,
                    help="folder of recordings (default: the package's data folder)")
