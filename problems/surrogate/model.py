@@ -388,6 +388,10 @@ class SurrogateModel:
         self.level_cost = np.asarray(self.meta["level_cost"], dtype=float)
         self.has_test = bool(self.meta["has_test"])
         self.shift = {t: float(v) for t, v in self.meta["shift"].items()}
+        #: the lowest value the live problem can return (0 when every recorded value is ≥ 0:
+        #: a loss or an error rate), None when unbounded (``value_floor``)
+        floor = self.meta.get("value_floor")
+        self.value_floor = None if floor is None else float(floor)
         if self.kind != "joint":
             self._level_forests = [self.forests[repr(float(f))] for f in self.levels]
 
@@ -484,6 +488,15 @@ class SurrogateModel:
 FORMAT = 2  # 2: log-scale mean targets (meta["shift"])
 
 
+def value_floor(frame: Any) -> float | None:
+    """0.0 when every recorded ``value`` (and ``test_value``) is ≥ 0 — a loss, an error rate,
+    whose surrogate must not answer below 0 — else None (no floor)."""
+    values = np.concatenate([np.asarray(frame[c], dtype=float) for c in ("value", "test_value")
+                             if c in frame])
+    values = values[np.isfinite(values)]
+    return 0.0 if len(values) and values.min() >= 0 else None
+
+
 def fit(frame: Any, recording_meta: Mapping[str, Any], *, space: Space, fidelity: Any,
         tags: Sequence[str], capabilities: Sequence[str], kind: str, seed: int = 0,
         extra: Mapping[str, Any] | None = None) -> SurrogateModel:
@@ -506,6 +519,7 @@ def fit(frame: Any, recording_meta: Mapping[str, Any], *, space: Space, fidelity
         "level_cost": [float(c) for c in tab.cost],
         "has_test": has_test,
         "shift": tab.shift,
+        "value_floor": value_floor(frame),
         "n_configs": len(np.unique(tab.config_id)),
         "n_seeds": tab.n_seeds,
         "hgb_settings": HGB_SETTINGS,

@@ -15,6 +15,13 @@ An evaluation of ``config`` at fidelity ``f`` on the instance of seed ``s`` (Non
   the same values whatever was evaluated before, another seed is another instance, and z
   does not depend on the fidelity, so an instance's learning curve stays as smooth as the
   model's;
+* a live problem whose recorded values are all ≥ 0 (a loss, an error rate: the model's
+  ``value_floor``) keeps that floor: ``true_value`` and ``test_value`` are clipped at it, and
+  the noise is lognormal above it with the same mean and variance (``floored_draw``) instead
+  of normal. A normal draw with the spread of a configuration that sometimes diverges gave
+  validation log-losses of −0.75, and optimizers that pick the best observed value chased
+  them (the incumbent's true regret grew with the budget); the lognormal keeps the right
+  tail such a configuration has;
 * ``cost`` = the live problem's cost of that level in its own units (recorded per level,
   interpolated between levels), ``seconds`` = the modelled CPU seconds of the live
   evaluation.
@@ -62,6 +69,20 @@ def _normal(key: bytes, config: Mapping[str, Any]) -> float:
     u1 = (int.from_bytes(h[:8], "little") + 0.5) / 2.0 ** 64
     u2 = int.from_bytes(h[8:], "little") / 2.0 ** 64
     return math.sqrt(-2.0 * math.log(u1)) * math.cos(2.0 * math.pi * u2)
+
+
+def floored_draw(mean: float, sd: float, z: float, floor: float | None) -> float:
+    """The value of an evaluation whose noise-free value is ``mean`` and seed-to-seed spread
+    ``sd``, for the standard normal ``z``: ``mean + sd · z`` without a floor; with one, a
+    lognormal above ``floor`` with the same mean and variance (``mean`` clipped at the floor;
+    no spread left at it)."""
+    if floor is None:
+        return mean + sd * z if sd > 0 else mean
+    m = mean - floor
+    if m <= 0.0 or sd <= 0.0:
+        return max(mean, floor)
+    s2 = math.log1p((sd / m) ** 2)
+    return floor + math.exp(math.log(m) - s2 / 2 + math.sqrt(s2) * z)
 
 
 class SurrogateProblem(Problem):
@@ -133,8 +154,9 @@ class SurrogateProblem(Problem):
         sd = np.sqrt(np.maximum(P[:m, 2], 0.0))
         seconds = np.exp(P[:, 3])
         out = []
+        floor = self.model.value_floor
         for i in range(m):
-            mean = float(P[i, 0])
+            mean = float(P[i, 0]) if floor is None else max(float(P[i, 0]), floor)
             cost, secs = self.model.cost(levels[i]), float(seconds[i])
             info: dict[str, Any] = {}
             if starts[i] is not None:
@@ -142,8 +164,10 @@ class SurrogateProblem(Problem):
                 cost = max(0.0, cost - self.model.cost(starts[i]))
                 secs = max(0.0, secs - float(seconds[j]))
                 info["resumed_from"] = int(ctxs[i].resume_from)
-            value = mean + float(sd[i]) * _normal(self._key, configs[i]) if sd[i] > 0 else mean
+            value = floored_draw(mean, float(sd[i]), _normal(self._key, configs[i]), floor)
             test = float(P[i, 1]) if self.model.has_test else None
+            if test is not None and floor is not None:
+                test = max(test, floor)
             out.append(Evaluation(value, true_value=mean, test_value=test, cost=cost,
                                   seconds=secs, info=info))
             if ctxs[i] is not None:

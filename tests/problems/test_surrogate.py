@@ -205,3 +205,30 @@ def test_a_shipped_surrogate_answers_fast_at_every_fidelity(live):
     # surrogates.md); here, beside the other tests on 2 cores, only a regression of the kind
     # a scikit-learn predict per row would be (about 7 ms) fails
     assert per_eval < 5e-3, f"{live}: {per_eval * 1e3:.2f} ms of CPU per evaluation"
+
+
+@pytest.mark.parametrize("mean, sd", [(0.1, 1.0), (0.5, 0.05), (2.0, 3.0)])
+def test_noise_above_a_floor_keeps_the_modelled_mean_and_spread(mean, sd):
+    from hpbench.problems.surrogate.problems import floored_draw
+
+    z = np.random.default_rng(0).standard_normal(400_000)
+    draws = np.array([floored_draw(mean, sd, float(x), 0.0) for x in z])
+    assert draws.min() > 0.0
+    assert draws.mean() == pytest.approx(mean, rel=0.05)
+    assert draws.std() == pytest.approx(sd, rel=0.25)  # a heavy right tail: a loose check
+    assert np.median(draws) < mean  # skewed right: mostly good, sometimes far worse
+    assert floored_draw(-0.09, 0.3, 1.5, 0.0) == 0.0  # a mean below the floor is clipped
+    assert floored_draw(mean, sd, 0.7, None) == mean + sd * 0.7  # no floor: normal
+
+
+def test_a_shipped_loss_surrogate_never_answers_below_zero():
+    import hpbench
+
+    problem = hpbench.make_problem("torch-cnn-digits-surrogate", seed=0)
+    assert problem.model.value_floor == 0.0
+    configs = problem.space.sample(np.random.default_rng(1), 300)
+    for seed in range(5):
+        p = hpbench.make_problem("torch-cnn-digits-surrogate", seed=seed)
+        evs = p.evaluate_batch(configs)
+        assert min(e.value for e in evs) >= 0.0
+        assert min(e.true_value for e in evs) >= 0.0 and min(e.test_value for e in evs) >= 0.0
