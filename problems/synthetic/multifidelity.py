@@ -34,7 +34,9 @@ Fidelity
 Cost
     ``Evaluation.cost`` is the fidelity trained: ``s`` for a fresh evaluation, ``s − s₀`` for
     a resume from a trial that reached ``s₀`` (the runner charges the same increment in
-    full-fidelity-equivalent evaluations, ``(s − s₀) / 1``).
+    full-fidelity-equivalent evaluations, ``(s − s₀) / 1``). ``Evaluation.seconds``, the
+    modelled duration the simulated parallel clock uses, is the cost in virtual seconds
+    (``SECONDS_AT_FULL_FIDELITY``: 1 s for a full evaluation).
 
 Checkpoints
     The value depends only on the config and the fidelity, so a resume is bookkeeping: it
@@ -108,6 +110,12 @@ def augmented_hartmann6(X: np.ndarray, s: np.ndarray) -> np.ndarray:
     return hartmann6(X, np) + 0.1 * (1.0 - s) * first
 
 
+#: the modelled duration of an evaluation from scratch at full fidelity (``Evaluation.seconds``:
+#: the cost, a fraction of a full evaluation, taken as that many virtual seconds), so that the
+#: simulated parallel clock (``--sim-workers``) runs these problems on a deterministic clock
+#: instead of their microseconds of measured time
+SECONDS_AT_FULL_FIDELITY = 1.0
+
 # --------------------------------------------------------------------------- problem
 
 class MultiFidelityProblem(Problem):
@@ -165,7 +173,8 @@ class MultiFidelityProblem(Problem):
         s = self._fid(fidelity)
         X = np.array([[config[n] for n in self._names]], dtype=float)
         value = float(self.values(X, np.array([s]))[0])
-        return Evaluation(value, cost=self._cost(s, ctx))
+        cost = self._cost(s, ctx)
+        return Evaluation(value, cost=cost, seconds=cost * SECONDS_AT_FULL_FIDELITY)
 
     def evaluate_batch(self, configs: Sequence[Mapping[str, Any]],
                        fidelities: Sequence[float | None] | None = None,
@@ -177,8 +186,9 @@ class MultiFidelityProblem(Problem):
         s = np.array([self._fid(f) for f in fidelities])
         X = np.array([[c[k] for k in self._names] for c in configs], dtype=float)
         values = self.values(X, s).tolist()
-        return [Evaluation(v, cost=self._cost(float(si), x))
-                for v, si, x in zip(values, s.tolist(), ctxs)]
+        costs = [self._cost(float(si), x) for si, x in zip(s.tolist(), ctxs)]
+        return [Evaluation(v, cost=c, seconds=c * SECONDS_AT_FULL_FIDELITY)
+                for v, c in zip(values, costs)]
 
     def cleanup(self, scratch: Any) -> None:
         self._reached.clear()

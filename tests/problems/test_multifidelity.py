@@ -238,3 +238,17 @@ def test_batch_matches_single_evaluations(name):
     singles = [problem.evaluate(c, fidelity=f) for c, f in zip(configs, fids)]
     assert [r.value for r in batch] == pytest.approx([r.value for r in singles], rel=1e-12)
     assert [r.cost for r in batch] == pytest.approx([r.cost for r in singles])
+
+
+@pytest.mark.parametrize("name", ["forrester-mf", "augmented-branin", "augmented-hartmann6"])
+def test_the_modelled_duration_is_the_cost_in_virtual_seconds(name):
+    """The simulated clock runs these surfaces on their cost (1 s a full evaluation), one
+    by one and batched, a resume charged its increment."""
+    problem = hpbench.make_problem(name, seed=0)
+    config = {n: 0.3 for n in problem.space.names}
+    first = problem.evaluate(config, fidelity=1 / 9, ctx=EvalContext(trial=0))
+    resumed = problem.evaluate(config, fidelity=1 / 3, ctx=EvalContext(trial=1, resume_from=0))
+    assert first.seconds == pytest.approx(1 / 9) and first.cost == pytest.approx(1 / 9)
+    assert resumed.seconds == pytest.approx(1 / 3 - 1 / 9) == resumed.cost
+    batch = problem.evaluate_batch([config, config], [1.0, 1 / 27])
+    assert [e.seconds for e in batch] == pytest.approx([1.0, 1 / 27])
