@@ -21,12 +21,10 @@ import pytest
 import hpbench
 from hpbench import Budget, Categorical, Evaluation, Float, Int, Problem, Space
 from hpbench.runner import run_loop
+from tests.optimizers.toy_spaces import CONDITIONAL, PLAIN
 
 SEED = 3
 
-PLAIN = Space(lr=Float(1e-3, 1.0, log=True), n=Int(1, 8), kind=Categorical(["a", "b"]))
-CONDITIONAL = Space(lr=Float(1e-3, 1.0, log=True), n=Int(1, 8), kind=Categorical(["a", "b"]),
-                    extra=Float(0.0, 1.0, condition=("kind", ["b"])))
 
 
 def objective(config: dict) -> float:

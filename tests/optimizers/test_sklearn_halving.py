@@ -12,13 +12,13 @@ import numpy as np
 import pytest
 
 import hpbench
-from hpbench import Budget, Categorical, Evaluation, Float, Int, Problem, Space
+from hpbench import Budget, Evaluation, Problem
 from hpbench.optimizers.adapters.sklearn_halving import halving_schedule
 from hpbench.problem import Fidelity
 from hpbench.runner import run_loop
+from tests.optimizers.toy_spaces import CONDITIONAL
 
-SPACE = Space(lr=Float(1e-3, 1.0, log=True), n=Int(1, 8), kind=Categorical(["a", "b"]),
-              extra=Float(0.0, 1.0, condition=("kind", ["b"])))
+SPACE = CONDITIONAL
 EPOCHS = Fidelity(1, 27, name="epochs", integer=True)
 
 

@@ -15,14 +15,14 @@ import hpbench
 from hpbench import Budget, Categorical, Evaluation, Float, Int, Problem, Space
 from hpbench.problem import Fidelity
 from hpbench.runner import run_loop
+from tests.optimizers.toy_spaces import CONDITIONAL
 
 pytest.importorskip("smac")  # an extra; `make install` installs it
 
 SEED = 7
 N = 12  # SMAC's initial design is a quarter of it: 3 Sobol points, then 9 model-based asks
 
-SPACE = Space(lr=Float(1e-3, 1.0, log=True), n=Int(1, 8), kind=Categorical(["a", "b"]),
-              extra=Float(0.0, 1.0, condition=("kind", ["b"])))
+SPACE = CONDITIONAL
 
 
 def objective(config: dict) -> float:
