@@ -206,8 +206,9 @@ def markdown() -> str:
                          f"{full:.3f} |")
     rank = read_csv(RANKING)
     lines += ["", "### Table 2: optimizer ranking, live against surrogate", "",
-              "Kendall's tau between the orders of the optimizers by mean final regret on the "
-              "live problem and on its surrogate (benchmarks/test_surrogate_ranking.py). "
+              "Kendall's tau between the orders of the optimizers by mean rank (ranked by final "
+              "regret on each instance) on the live problem and on its surrogate "
+              "(benchmarks/test_surrogate_ranking.py). "
               f"Target: ≥ {TAU_TARGET} (the YAHPO Gym criterion). *Self*: the median tau "
               "between the orders of two disjoint halves of the repeats (1,000 random "
               "halvings; a lower bound of how reproducible the order of all repeats is). "
