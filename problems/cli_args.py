@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable
 from typing import Any
 
 
@@ -18,3 +19,17 @@ def setting(text: str) -> tuple[str, Any]:
         return key, json.loads(value)
     except json.JSONDecodeError:
         return key, value
+
+
+def number_list(kind: Callable[[str], Any], what: str) -> Callable[[str], list[Any]]:
+    """An argument type for numbers separated by commas (``0,1,2``), each read by ``kind``
+    (``int``, ``float``); ``what`` names them in the error."""
+
+    def parse(text: str) -> list[Any]:
+        try:
+            return [kind(x) for x in text.split(",") if x.strip()]
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be {what} separated by commas, got "
+                                             f"{text!r}") from None
+
+    return parse

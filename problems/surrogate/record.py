@@ -66,7 +66,7 @@ from hpbench import registry
 from hpbench.errors import UsageError
 from hpbench.locks import claim
 from hpbench.problem import EvalContext, Problem
-from hpbench.problems.cli_args import setting
+from hpbench.problems.cli_args import number_list, setting
 from hpbench.store import atomic_write
 
 __all__ = ["COLUMNS", "DATA", "Plan", "add_tabulate", "default_levels", "design", "make_plan",
@@ -503,20 +503,8 @@ def record(plan: Plan, out: Path | str = DATA, *, skip_existing: bool = False,
 
 
 # command line ---------------------------------------------------------------------------
-def _ints(text: str) -> list[int]:
-    try:
-        return [int(x) for x in text.split(",") if x.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be integers separated by commas, got "
-                                         f"{text!r}") from None
-
-
-def _floats(text: str) -> list[float]:
-    try:
-        return [float(x) for x in text.split(",") if x.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be numbers separated by commas, got "
-                                         f"{text!r}") from None
+_ints = number_list(int, "integers")
+_floats = number_list(float, "numbers")
 
 
 def add_tabulate(sub: argparse._SubParsersAction):
