@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from hpbench._procutil import pid_alive
+from hpbench.memory import arrow_system_allocator
 from hpbench.trials import TRIAL_COLUMNS
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -662,13 +663,14 @@ class ResultsDir:
                     raise
                 return str(exc)
 
-        if threads and threads > 1:
-            from concurrent.futures import ThreadPoolExecutor
+        with arrow_system_allocator():
+            if threads and threads > 1:
+                from concurrent.futures import ThreadPoolExecutor
 
-            with ThreadPoolExecutor(max_workers=threads) as pool:
-                parts = list(pool.map(one, files))
-        else:
-            parts = [one(f) for f in files]
+                with ThreadPoolExecutor(max_workers=threads) as pool:
+                    parts = list(pool.map(one, files))
+            else:
+                parts = [one(f) for f in files]
         good = [p for p in parts if not isinstance(p, str)]
         return ([t for t, _ in good], [m for _, m in good],
                 [p for p in parts if isinstance(p, str)])
@@ -698,7 +700,8 @@ class ResultsDir:
                 table = table.append_column(k, pa.array([v] * n, type=_arrow_type(v)))
             keyed.append(table)
         if keyed:
-            frame = pa.concat_tables(keyed, promote_options="permissive").to_pandas()
+            with arrow_system_allocator():
+                frame = pa.concat_tables(keyed, promote_options="permissive").to_pandas()
         else:
             import pandas as pd
 
