@@ -33,6 +33,7 @@ value), oracle regret elsewhere.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
@@ -45,6 +46,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from hpbench.memory import large_tables
 from hpbench.store import ResultsDir
 from hpbench.suite import stored_suite
 
@@ -156,6 +158,15 @@ class Results:
         return next(iter(pairs)) if len(pairs) == 1 else None
 
 
+def slim_results(results: Results, problems: Sequence[str]) -> Results:
+    """``results`` without trials, and with the cells of ``problems`` only: what drawing
+    their figures reads, small enough to send to another process."""
+    cells = results.cells
+    mine = cells[cells["problem"].isin(list(problems))][["problem", "optimizer", "repeat"]]
+    return dataclasses.replace(results, trials=pd.DataFrame(), cells=mine, metas=[],
+                               run_info={}, suite_toml="", notes=[])
+
+
 def suite_fingerprint(metas: Sequence[dict[str, Any]]) -> str:
     """A fingerprint of a whole result set computed from its cells' metadata.
 
@@ -240,6 +251,7 @@ def _optimizer_order(names: Sequence[str], folder: ResultsDir) -> list[str]:
     return order + sorted(present - set(order))
 
 
+@large_tables()  # hpbench.memory: how to hold millions of rows
 def load(results_dir: Path | str, *, threads: int | None = None,
          regret: str = "auto", cache: bool = True) -> Results:
     """Load ``results_dir`` (what ``hpbench run --out`` wrote) and derive regret columns;

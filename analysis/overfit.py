@@ -26,8 +26,8 @@ import pandas as pd
 
 from hpbench.analysis import lineup, style
 from hpbench.analysis.curves import Cube, quantiles
-from hpbench.analysis.load import Results
-from hpbench.analysis.registry import figure
+from hpbench.analysis.load import Results, slim_results
+from hpbench.analysis.registry import PerProblem, figure
 from hpbench.analysis.regret import _safe, budget_axis
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -167,22 +167,48 @@ def _diagonal(grid, pts: pd.DataFrame) -> None:
             style.log_scale(ax.yaxis)
 
 
-def write_overfit_figures(results: Results, out: Path, val: Cube, test: Cube, *,
-                          highlight: Sequence[str] = ()) -> list[Path]:
-    pairs = final_pairs(results)
+def write_overfit_figures(results: Results, out: Path, val: Cube | None, test: Cube | None,
+                          *, highlight: Sequence[str] = (), problems: Sequence[str] | None = None,
+                          curves: dict[str, pd.DataFrame] | None = None,
+                          pairs: pd.DataFrame | None = None) -> list[Path]:
+    """Draw and save the figures of ``problems`` (default every problem with test values);
+    ``curves`` and ``pairs``: their ``overfit_curves`` and ``final_pairs`` when known (a
+    drawing worker of ``hpbench.analysis.parallel`` has neither the cubes nor the trials)."""
+    pairs = final_pairs(results) if pairs is None else pairs
     paths = []
-    for problem in problems_with_test(results):
-        fig, _ = plot_overfit(results, problem, overfit_curves(val, test, problem), pairs,
-                              highlight=highlight)
+    for problem in problems_with_test(results) if problems is None else problems:
+        data = curves[problem] if curves is not None else overfit_curves(val, test, problem)
+        fig, _ = plot_overfit(results, problem, data, pairs, highlight=highlight)
         paths += style.save(fig, out / "overfit" / _safe(problem),
                             fingerprint=results.fingerprint, title=f"overfit {problem}")
     return paths
 
 
+def _overfit_problems(a: Analysis) -> list[str]:
+    return [] if a.overfit_cubes is None else problems_with_test(a.results)
+
+
+def _overfit_job(a: Analysis, problems: list[str]) -> dict:
+    """What a worker needs to draw the figures of ``problems``: their median curves and final
+    incumbents, their cells, and no trials."""
+    val, test = a.overfit_cubes
+    pairs = final_pairs(a.results)
+    return {"results": slim_results(a.results, problems), "highlight": a.highlight,
+            "problems": problems, "pairs": pairs[pairs["problem"].isin(problems)],
+            "curves": {p: overfit_curves(val, test, p) for p in problems}}
+
+
+def _draw_overfit_job(job: dict, out: Path) -> list[Path]:
+    return write_overfit_figures(job["results"], out, None, None, highlight=job["highlight"],
+                                 problems=job["problems"], curves=job["curves"],
+                                 pairs=job["pairs"])
+
+
 @figure("overfit", section="overfit", order=10,
         caption=lambda a, png: f"{png.stem}: median validation and test regret against the "
                                "budget (each from its own reference); the final incumbents' "
-                               "validation value against their test value")
+                               "validation value against their test value",
+        per_problem=PerProblem(_overfit_problems, _overfit_job, _draw_overfit_job))
 def overfit_figures(a: Analysis, out: Path) -> list[Path]:
     """``overfit/<problem>`` for problems with test values; none without."""
     if a.overfit_cubes is None:

@@ -29,7 +29,7 @@ import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
     from hpbench.analysis.report import Analysis
@@ -50,14 +50,30 @@ class Section:
 
 
 @dataclass(frozen=True)
+class PerProblem:
+    """How a figure drawn one problem at a time is drawn by worker processes
+    (``hpbench.analysis.parallel``): ``problems(analysis)`` lists the problems it draws, in
+    order; ``job(analysis, problems)`` gathers, for a few of them, everything drawing them
+    reads — picklable, and small: summaries, never the trial table; ``draw(job, out)``, a
+    module-level function, draws them and returns the files in order. The figure's own
+    ``draw`` must write the same files, one process doing it all."""
+
+    problems: Callable[[Analysis], list[str]]
+    job: Callable[[Analysis, list[str]], Any]
+    draw: Callable[[Any, Path], list[Path]]
+
+
+@dataclass(frozen=True)
 class Figure:
-    """A registered figure: ``draw(analysis, out)`` writes its files."""
+    """A registered figure: ``draw(analysis, out)`` writes its files; ``per_problem``: how
+    worker processes draw it problem by problem, if they may."""
 
     name: str
     section: Section
     order: int
     caption: Caption
     draw: Draw
+    per_problem: PerProblem | None = None
 
     def caption_of(self, a: Analysis, png: Path) -> str:
         text = self.caption(a, png) if callable(self.caption) else self.caption
@@ -85,10 +101,11 @@ VALIDATION = add_section("overfit", "Validation versus test", 50)
 OVERHEAD = add_section("overhead", "Optimizer overhead", 60)
 
 
-def figure(name: str, *, section: str, order: int, caption: Caption = ""
-           ) -> Callable[[Draw], Draw]:
+def figure(name: str, *, section: str, order: int, caption: Caption = "",
+           per_problem: PerProblem | None = None) -> Callable[[Draw], Draw]:
     """Register the decorated ``draw(analysis, out) -> files`` as figure ``name`` of report
-    section ``section`` (a ``SECTIONS`` key), at ``order`` within it."""
+    section ``section`` (a ``SECTIONS`` key), at ``order`` within it; ``per_problem``: how
+    to draw it problem by problem in worker processes (``PerProblem``)."""
     if section not in SECTIONS:
         raise ValueError(f"figure {name!r}: unknown report section {section!r}; declare it "
                          f"with add_section() (known: {sorted(SECTIONS)})")
@@ -100,7 +117,7 @@ def figure(name: str, *, section: str, order: int, caption: Caption = ""
             raise ValueError(f"figure {name!r} is registered twice ({old.draw.__module__}."
                              f"{old.draw.__qualname__} and {draw.__module__}."
                              f"{draw.__qualname__})")
-        _FIGURES[name] = Figure(name, SECTIONS[section], order, caption, draw)
+        _FIGURES[name] = Figure(name, SECTIONS[section], order, caption, draw, per_problem)
         return draw
 
     return register

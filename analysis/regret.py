@@ -38,8 +38,8 @@ from hpbench.analysis.curves import (
     quantiles,
     summarize,
 )
-from hpbench.analysis.load import FLOOR, Results
-from hpbench.analysis.registry import figure
+from hpbench.analysis.load import FLOOR, Results, slim_results
+from hpbench.analysis.registry import PerProblem, figure
 
 if TYPE_CHECKING:  # pragma: no cover
     from hpbench.analysis.report import Analysis
@@ -377,7 +377,24 @@ def _safe(name: str) -> str:
     return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)
 
 
-@figure("regret", section="problems", order=10)
+def _regret_job(a: Analysis, problems: list[str]) -> dict:
+    """What a worker needs to draw the regret figures of ``problems``: their curves (already
+    summarized over repeats), panels and cells, and no trials."""
+    return {"results": slim_results(a.results, problems), "kind": a.band,
+            "data": {p: a.curves.get(p) for p in problems if p in a.curves},
+            "highlight": a.highlight, "problems": problems,
+            "axes": {p: problem_axes(a.results, p) for p in problems}}
+
+
+def _draw_regret_job(job: dict, out: Path) -> list[Path]:
+    return write_problem_figures(job["results"], out, job["kind"], job["data"],
+                                 highlight=job["highlight"], problems=job["problems"],
+                                 axes=job["axes"])
+
+
+@figure("regret", section="problems", order=10,
+        per_problem=PerProblem(lambda a: list(a.results.problem_names), _regret_job,
+                               _draw_regret_job))
 def regret_figures(a: Analysis, out: Path) -> list[Path]:
     """``regret/<problem>``: one figure per problem (evaluations, cost, wall time)."""
     return write_problem_figures(a.results, out, a.band, a.curves, highlight=a.highlight)

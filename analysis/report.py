@@ -50,6 +50,7 @@ from hpbench.analysis import (
 )
 from hpbench.analysis.curves import BANDS, Cube, budget_points, cube, cubes
 from hpbench.analysis.load import Results, load
+from hpbench.memory import large_tables
 from hpbench.store import ResultsDir
 
 DEFAULT_BUDGETS = (0.25, 0.5, 1.0)
@@ -123,6 +124,7 @@ def resolve_budgets(results: Results, budgets: Sequence[float] | None
     return fracs, labels
 
 
+@large_tables()  # hpbench.memory: how to hold millions of rows
 def analyse(results: Results, *, band: str = "iqr", budgets: Sequence[float] | None = None,
             posthoc: str = "nemenyi", alpha: float = 0.05, tau: float = 1e-3,
             n_points: int = 200, problem_curves: bool = True,
@@ -567,11 +569,17 @@ def make_figures(results_dir: Path | str, out_dir: Path | str | None = None,
     cores, at most 4; a script passing more than 1 must guard its own code with
     ``if __name__ == "__main__":``, since spawned workers import it).
     """
+    workers = parallel.check_workers(workers)
     out = Path(out_dir) if out_dir is not None else ResultsDir(results_dir).figures
     results = load(results_dir, regret=regret)
-    a = analyse(results, band=band, budgets=budgets, highlight=highlight)
-    out.mkdir(parents=True, exist_ok=True)
-    figs = write_figures(a, out, workers)
-    tabs = write_tables(a, out)
+    enough = len(results.problem_names) >= parallel.MIN_PROBLEMS
+    tabs: dict[str, dict[str, str]] = {}
+    # the drawing workers start importing while this process analyses; it writes the
+    # tables while they draw
+    with parallel.worker_pool(workers if enough else 1) as pool:
+        a = analyse(results, band=band, budgets=budgets, highlight=highlight)
+        out.mkdir(parents=True, exist_ok=True)
+        figs = parallel.draw_all(a, out, 1, pool=pool,
+                                 meanwhile=lambda: tabs.update(write_tables(a, out)))
     write_html(a, out, figs, tabs, linked_images=linked_images)
     return out

@@ -130,17 +130,21 @@ def two_optimizers(out: Path, *, with_random: bool = True) -> Path:
     return out
 
 
-def ranked(out: Path, n_problems: int = 4, repeats: int = 5) -> Path:
+def ranked(out: Path, n_problems: int = 4, repeats: int = 5, *,
+           test: bool = False) -> Path:
     """Three optimizers on ``n_problems`` problems (exact optimum 0, budget 2), with final
     regrets per repeat: ``good`` 0.1…0.5, ``close`` 0.2…0.6 (overlapping good), ``bad``
-    10…14 — so good < close < bad in median on every problem."""
+    10…14 — so good < close < bad in median on every problem. ``test``: every trial has a
+    test value too (its value plus 0.05)."""
     finals = {"good": [0.1, 0.2, 0.3, 0.4, 0.5], "close": [0.2, 0.3, 0.4, 0.5, 0.6],
               "bad": [10, 11, 12, 13, 14]}
     for p in range(n_problems):
         for opt, vals in finals.items():
             for r in range(repeats):
-                write(out, f"q{p}", opt, r, cell_columns([20.0, vals[r]]), optimum=0.0,
-                      budget=2)
+                values = [20.0, vals[r]]
+                tests = [v + 0.05 for v in values] if test else None
+                write(out, f"q{p}", opt, r, cell_columns(values, test_values=tests),
+                      optimum=0.0, budget=2)
     return out
 
 

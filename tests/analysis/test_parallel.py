@@ -20,20 +20,23 @@ def _files(out: Path) -> set[str]:
 
 
 def test_parallel_drawing_writes_the_same_files_as_serial(tmp_path):
-    res = ranked(tmp_path / "res", n_problems=parallel.MIN_PROBLEMS, repeats=2)
+    """Both per-problem figures (regret, and validation versus test on problems with test
+    values) drawn by the workers: the same files, pixels and report order."""
+    res = ranked(tmp_path / "res", n_problems=parallel.MIN_PROBLEMS + 1, repeats=2, test=True)
     serial = make_figures(res, tmp_path / "serial", workers=1)
     par = make_figures(res, tmp_path / "parallel", workers=2)
     assert _files(serial) == _files(par)
-    regret_pngs = sorted(p for p in _files(serial) if p.startswith("regret/")
-                         and p.endswith(".png"))
-    assert len(regret_pngs) == parallel.MIN_PROBLEMS
-    # the same pixels: the workers drew the same curves (PDFs carry their creation time)
-    for name in regret_pngs:
-        assert (serial / name).read_bytes() == (par / name).read_bytes(), name
-    # the report shows the figures in the same order
-    shown = [re.findall(r"<code>(regret/[^<]+\.pdf)</code>", (out / "report.html").read_text())
-             for out in (serial, par)]
-    assert shown[0] == shown[1] and len(shown[0]) == parallel.MIN_PROBLEMS
+    for kind in ("regret", "overfit"):
+        pngs = sorted(p for p in _files(serial) if p.startswith(f"{kind}/")
+                      and p.endswith(".png"))
+        assert len(pngs) == parallel.MIN_PROBLEMS + 1, kind
+        # the same pixels: the workers drew the same curves (PDFs carry their creation time)
+        for name in pngs:
+            assert (serial / name).read_bytes() == (par / name).read_bytes(), name
+        # the report shows the figures in the same order
+        shown = [re.findall(rf"<code>({kind}/[^<]+\.pdf)</code>",
+                            (out / "report.html").read_text()) for out in (serial, par)]
+        assert shown[0] == shown[1] and len(shown[0]) == parallel.MIN_PROBLEMS + 1, kind
 
 def test_workers_must_be_positive(tmp_path):
     res = ranked(tmp_path / "res", n_problems=2, repeats=2)
