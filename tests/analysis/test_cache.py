@@ -83,3 +83,26 @@ def test_a_small_folder_gets_no_cache(tmp_path, monkeypatch):
     res = two_optimizers(tmp_path / "res")
     load(res)
     assert not _cache_files(res)
+
+
+def test_the_first_load_keeps_a_cache_without_hashing_the_files_twice(tmp_path, monkeypatch):
+    """With no cache file yet, the checksums the reader verified make the key: the hashing
+    pass is skipped, and the next load, which hashes every file, finds that very file."""
+    res = two_optimizers(tmp_path / "res")
+    real = cache.cell_checksums
+    calls = []
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(cache, "cell_checksums", counted)
+    first = load(res)
+    assert calls == [] and len(_cache_files(res)) == 1
+    [kept] = _cache_files(res)
+    hit = load(res)
+    assert calls == [1] and _cache_files(res) == [kept]
+    _same(first, hit)
+    # and it is a hit: a load now returns what decoding that file gives
+    monkeypatch.setattr(cache, "decode", lambda data, cls: "from the cache")
+    assert load(res) == "from the cache"
