@@ -48,7 +48,7 @@ stress: $(STAMP)
 	HPBENCH_KILL_MOMENTS=10 $(BIN)/python -m pytest tests/hpbench/test_kill_resume.py -p no:xdist -s
 
 # the exhaustive sweeps `make test` samples: every scikit-learn task against its best-known
-# value (make test: two per model family), and the kill -9 stress
+# value (make test: one per model family), and the kill -9 stress
 nightly: $(STAMP) stress peers
 	HPBENCH_FULL=1 $(BIN)/python -m pytest -n 2 tests/problems/test_sklearn_tasks.py
 	HPBENCH_REQUIRE_PEERS=1 $(BIN)/python -m pytest -n 2 tests/optimizers/test_conformance.py \

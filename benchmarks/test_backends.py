@@ -147,32 +147,63 @@ def test_timeout_child_overhead_per_trial(benchmark):
     assert per_trial < 2e-3, f"a trial in the timeout child costs {per_trial * 1e6:.0f} µs extra"
 
 
-def _cheap_suite() -> Suite:
+def _cheap_suite(repeats: int = 20) -> Suite:
     return Suite(name="perf-cheap", problems=("branin", "hartmann6"),
-                 optimizers=("random", "sobol", "lhs", "grid", "de"), repeats=20,
+                 optimizers=("random", "sobol", "lhs", "grid", "de"), repeats=repeats,
                  budget=Budget(100), seed=0)
 
 
-def _cheap_child(backend: str, workers: int, queue) -> None:
+def _cheap_child(backend: str, workers: int, repeats: int, queue) -> None:
     with tempfile.TemporaryDirectory() as out:
         t0 = time.perf_counter()
-        summary = run(_cheap_suite(), out=out, backend=backend, workers=workers)
+        if backend == "dask-cluster-only":  # what a Dask run costs before any cell
+            from hpbench.dask_backend import dask_client
+
+            with dask_client(workers) as client:
+                client.submit(abs, -1).result()
+            queue.put((time.perf_counter() - t0, 10 * repeats))
+            return
+        summary = run(_cheap_suite(repeats), out=out, backend=backend, workers=workers)
         queue.put((time.perf_counter() - t0, summary.count("done")))
 
 
-def _cheap_run(backend: str, workers: int) -> tuple[float, float]:
+def _cheap_run(backend: str, workers: int, repeats: int = 20) -> tuple[float, float]:
     """(wall s, CPU s) of one run in a fresh process: start-up, workers, the Dask scheduler and
     its nannies included (CPU: every process of the tree, reaped when the run ends)."""
     ctx = multiprocessing.get_context("spawn")
     queue = ctx.Queue()
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    proc = ctx.Process(target=_cheap_child, args=(backend, workers, queue))
+    proc = ctx.Process(target=_cheap_child, args=(backend, workers, repeats, queue))
     proc.start()
     wall, done = queue.get(timeout=1800)
     proc.join()
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    assert done == 200, done
+    assert done == 10 * repeats, done
     return wall, (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+
+
+def _dask_floor_table(wall: dict, cpu: dict) -> str:
+    """Why the 10 % target cannot hold on 200 cells: a LocalCluster of 2 nannied workers that
+    runs one trivial task (started and closed as the Dask backend does) costs, on its own, a
+    large share of the processes backend's whole run; and on 10 times the cells the ratio is
+    measured again."""
+    floor = [_cheap_run("dask-cluster-only", 2) for _ in range(CHEAP_REPEATS)]
+    f_wall = statistics.median(w for w, _ in floor)
+    f_cpu = statistics.median(c for _, c in floor)
+    big = {b: _cheap_run(b, 2, repeats=200) for b in ("processes", "dask")}
+    best_wall = (wall["processes", 2] + f_wall) / wall["processes", 2]
+    best_cpu = (cpu["processes", 2] + f_cpu) / cpu["processes", 2]
+    return (
+        "| measured | wall s | CPU s |\n|---|---|---|\n"
+        f"| a LocalCluster alone (2 workers with nannies, 1 trivial task, closed) | "
+        f"{f_wall:.1f} | {f_cpu:.1f} |\n"
+        f"| 2,000 cells, processes, 2 workers | {big['processes'][0]:.1f} | "
+        f"{big['processes'][1]:.1f} |\n"
+        f"| 2,000 cells, Dask, 2 workers | {big['dask'][0]:.1f} | {big['dask'][1]:.1f} |\n"
+        f"\nThe lowest Dask / processes ratio 200 cells allow, with the cluster's own cost "
+        f"added to the processes run: wall {best_wall:.2f}, CPU {best_cpu:.2f}. On 2,000 "
+        f"cells: wall {big['dask'][0] / big['processes'][0]:.2f}, CPU "
+        f"{big['dask'][1] / big['processes'][1]:.2f}.\n")
 
 
 def test_cheap_cells_dask_against_processes(benchmark):
@@ -196,6 +227,7 @@ def test_cheap_cells_dask_against_processes(benchmark):
              f"medians of {CHEAP_REPEATS} runs, each in a fresh process (start-up included); "
              "CPU counts the whole process tree. On a machine shared with other jobs the wall "
              "times move with their load; the CPU times much less.\n")
+    table += "\n" + _dask_floor_table(wall, cpu)
     table += "\n" + _fixed_cost_table()
     write_table("backends_cheap", table)
     benchmark.pedantic(lambda: None, rounds=1, iterations=1)
