@@ -39,12 +39,15 @@ def problems_with_test(results: Results) -> list[str]:
     return [p for p in results.problem_names if bool(results.problems.at[p, "has_test"])]
 
 
-def final_pairs(results: Results) -> pd.DataFrame:
-    """The last incumbent of each cell of a problem with test values: problem, optimizer,
-    repeat, its validation and test value (``val_value``, ``test_value``) and regret
-    (``val_regret``, ``test_regret``)."""
+def final_pairs(results: Results, problems: Sequence[str] | None = None) -> pd.DataFrame:
+    """The last incumbent of each cell of a problem with test values (of ``problems`` only,
+    when given): problem, optimizer, repeat, its validation and test value (``val_value``,
+    ``test_value``) and regret (``val_regret``, ``test_regret``)."""
     cells = results.cells
-    keep = cells[(cells["n_rows"] > 0) & cells["problem"].isin(problems_with_test(results))]
+    wanted = problems_with_test(results)
+    if problems is not None:
+        wanted = [p for p in wanted if p in set(problems)]
+    keep = cells[(cells["n_rows"] > 0) & cells["problem"].isin(wanted)]
     ends = np.cumsum(cells["n_rows"].to_numpy()) - 1
     last = ends[keep.index.to_numpy()]
     t = results.trials
@@ -192,9 +195,8 @@ def _overfit_job(a: Analysis, problems: list[str]) -> dict:
     """What a worker needs to draw the figures of ``problems``: their median curves and final
     incumbents, their cells, and no trials."""
     val, test = a.overfit_cubes
-    pairs = final_pairs(a.results)
     return {"results": slim_results(a.results, problems), "highlight": a.highlight,
-            "problems": problems, "pairs": pairs[pairs["problem"].isin(problems)],
+            "problems": problems, "pairs": final_pairs(a.results, problems),
             "curves": {p: overfit_curves(val, test, p) for p in problems}}
 
 

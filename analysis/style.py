@@ -28,7 +28,14 @@ import matplotlib
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter, LogFormatterSciNotation, LogLocator, NullFormatter
+from matplotlib.ticker import (
+    FixedFormatter,
+    FixedLocator,
+    FuncFormatter,
+    LogFormatterSciNotation,
+    LogLocator,
+    NullFormatter,
+)
 from matplotlib.transforms import Bbox
 
 from hpbench.analysis import families
@@ -218,8 +225,6 @@ def freeze_ticks(fig: Figure) -> None:
     locator and formatter compute them again: a third of the time of a per-problem figure.
     Call it once the figure holds all its data (its limits are final); the ticks drawn are
     the same ones."""
-    from matplotlib.ticker import FixedFormatter, FixedLocator
-
     for ax in fig.axes:
         for axis in (ax.xaxis, ax.yaxis):
             if isinstance(axis.major.locator, FixedLocator) and \
