@@ -156,30 +156,41 @@ def _cheap_suite(repeats: int = 20) -> Suite:
 def _cheap_child(backend: str, workers: int, repeats: int, queue) -> None:
     with tempfile.TemporaryDirectory() as out:
         t0 = time.perf_counter()
-        if backend == "dask-cluster-only":  # what a Dask run costs before any cell
-            from hpbench.dask_backend import dask_client
-
-            with dask_client(workers) as client:
-                client.submit(abs, -1).result()
-            queue.put((time.perf_counter() - t0, 10 * repeats))
-            return
         summary = run(_cheap_suite(repeats), out=out, backend=backend, workers=workers)
         queue.put((time.perf_counter() - t0, summary.count("done")))
+
+
+def _cluster_child(workers: int, queue) -> None:
+    """What a Dask run costs before any cell: its LocalCluster started, one trivial task,
+    closed (``hpbench.dask_backend.dask_client``, as the backend does)."""
+    from hpbench.dask_backend import dask_client
+
+    t0 = time.perf_counter()
+    with dask_client(workers) as client:
+        assert client.submit(abs, -1).result() == 1
+    queue.put((time.perf_counter() - t0, None))
+
+
+def _in_fresh_process(target, *args) -> tuple[float, float, object]:
+    """(wall s the child reports, CPU s of its whole process tree, what else it reports)."""
+    ctx = multiprocessing.get_context("spawn")
+    queue = ctx.Queue()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    proc = ctx.Process(target=target, args=(*args, queue))
+    proc.start()
+    wall, extra = queue.get(timeout=1800)
+    proc.join()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    return wall, cpu, extra
 
 
 def _cheap_run(backend: str, workers: int, repeats: int = 20) -> tuple[float, float]:
     """(wall s, CPU s) of one run in a fresh process: start-up, workers, the Dask scheduler and
     its nannies included (CPU: every process of the tree, reaped when the run ends)."""
-    ctx = multiprocessing.get_context("spawn")
-    queue = ctx.Queue()
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    proc = ctx.Process(target=_cheap_child, args=(backend, workers, repeats, queue))
-    proc.start()
-    wall, done = queue.get(timeout=1800)
-    proc.join()
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    wall, cpu, done = _in_fresh_process(_cheap_child, backend, workers, repeats)
     assert done == 10 * repeats, done
-    return wall, (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    return wall, cpu
 
 
 def _dask_floor_table(wall: dict, cpu: dict) -> str:
@@ -187,7 +198,7 @@ def _dask_floor_table(wall: dict, cpu: dict) -> str:
     runs one trivial task (started and closed as the Dask backend does) costs, on its own, a
     large share of the processes backend's whole run; and on 10 times the cells the ratio is
     measured again."""
-    floor = [_cheap_run("dask-cluster-only", 2) for _ in range(CHEAP_REPEATS)]
+    floor = [_in_fresh_process(_cluster_child, 2)[:2] for _ in range(CHEAP_REPEATS)]
     f_wall = statistics.median(w for w, _ in floor)
     f_cpu = statistics.median(c for _, c in floor)
     big = {b: _cheap_run(b, 2, repeats=200) for b in ("processes", "dask")}
