@@ -686,22 +686,12 @@ class ResultsDir:
                                            skip_corrupt=True)
         for reason in corrupt:
             warnings.warn(f"hpbench: a corrupt cell is left out: {reason}", stacklevel=3)
-        keyed = []
-        for table, meta in zip(tables, metas):
-            optimum = meta.get("optimum") or {}
-            keys = {"suite": meta.get("suite", ""), "problem": meta["problem"],
-                    "optimizer": meta["optimizer"], "repeat": int(meta["repeat"]),
-                    "optimum": optimum.get("value", float("nan")) if optimum
-                    else float("nan"),
-                    "optimum_kind": optimum.get("kind", "") if optimum else "",
-                    "cell_status": meta.get("status", "")}
-            n = table.num_rows
-            for k, v in keys.items():
-                table = table.append_column(k, pa.array([v] * n, type=_arrow_type(v)))
-            keyed.append(table)
-        if keyed:
+        if tables:
             with arrow_system_allocator():
-                frame = pa.concat_tables(keyed, promote_options="permissive").to_pandas()
+                trials = pa.concat_tables(tables, promote_options="permissive")
+                for name, column in _key_columns(metas, [t.num_rows for t in tables]):
+                    trials = trials.append_column(name, column)
+                frame = trials.to_pandas()
         else:
             import pandas as pd
 
@@ -718,16 +708,36 @@ class ResultsDir:
             return {}
 
 
-def _arrow_type(v: Any):
+#: the columns ``load`` adds to every cell's trials, from its metadata
+KEY_COLUMNS = ("suite", "problem", "optimizer", "repeat", "optimum", "optimum_kind",
+               "cell_status")
+
+
+def _key_values(meta: dict[str, Any]) -> tuple:
+    optimum = meta.get("optimum") or {}
+    value = optimum.get("value")
+    return (meta.get("suite", ""), meta["problem"], meta["optimizer"], int(meta["repeat"]),
+            float("nan") if value is None else float(value), optimum.get("kind", ""),
+            meta.get("status", ""))
+
+
+def _key_columns(metas: list[dict[str, Any]], counts: list[int]):
+    """(name, Arrow array) of each ``KEY_COLUMNS`` column: cell i's value ``counts[i]`` times.
+    Built once for all cells, a text column as a take from its few distinct values: appending
+    them cell by cell took a quarter of loading 15,000 cells (benchmarks/test_analysis.py)."""
+    import numpy as np
     import pyarrow as pa
 
-    if isinstance(v, bool):
-        return pa.bool_()
-    if isinstance(v, int):
-        return pa.int64()
-    if isinstance(v, float):
-        return pa.float64()
-    return pa.string()
+    repeats = np.asarray(counts, dtype=np.int64)
+    for name, values in zip(KEY_COLUMNS, zip(*map(_key_values, metas))):
+        if name == "repeat":
+            yield name, pa.array(np.repeat(np.asarray(values, dtype=np.int64), repeats))
+        elif name == "optimum":
+            yield name, pa.array(np.repeat(np.asarray(values, dtype=np.float64), repeats))
+        else:
+            distinct, codes = np.unique(np.asarray(values, dtype=object), return_inverse=True)
+            yield name, pa.array(distinct.tolist(), type=pa.string()).take(
+                pa.array(np.repeat(codes.astype(np.int32), repeats)))
 
 
 def load_results(path: Path | str, *, with_meta: bool = False):

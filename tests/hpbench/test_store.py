@@ -106,6 +106,28 @@ def test_load_gives_one_row_per_trial_with_the_repeat_column(folder):
     assert frame["param.x2"].isna().sum() == 4  # hartmann3 has x2, branin has not
 
 
+
+def test_each_row_carries_the_keys_of_its_own_cell(tmp_path):
+    # cells of different sizes and kinds: with an optimum and without, repeats 0 and 3
+    execute_cell(Cell("branin", "random", Budget(3), suite="s", repeat=3), tmp_path)
+    execute_cell(Cell("hartmann3", "sobol", Budget(5), suite="s"), tmp_path)
+    results = ResultsDir(tmp_path)
+    results.write_cell(results.cell_path("p", "o", 1), {"trial": [0, 1], "value": [1.0, 2.0]},
+                       {"problem": "p", "optimizer": "o", "repeat": 1, "status": "done",
+                        "optimum": {"value": None, "kind": ""}})
+    frame = load_results(tmp_path).sort_values(["problem", "trial"])
+    cells = frame.groupby("problem", sort=True)
+    assert cells.size().to_dict() == {"branin": 3, "hartmann3": 5, "p": 2}
+    first = cells.first()
+    assert first["optimizer"].tolist() == ["random", "sobol", "o"]
+    assert first["repeat"].tolist() == [3, 0, 1]
+    assert first["suite"].tolist() == ["s", "s", ""]
+    assert first["optimum_kind"].tolist() == ["exact", "exact", ""]
+    assert first["optimum"].iloc[0] == pytest.approx(0.397887, abs=1e-6)
+    assert frame.loc[frame["problem"] == "p", "optimum"].isna().all()
+    assert (cells.nunique()[["optimizer", "repeat", "cell_status"]] == 1).all().all()
+    assert frame["repeat"].dtype == "int64" and frame["optimum"].dtype == "float64"
+
 def test_a_corrupt_cell_names_its_file(folder):
     path = folder.cell_files()[0]
     path.write_bytes(b"not parquet")
