@@ -23,8 +23,13 @@ HEBO when its peer environment is built).
 Cells are slow (Ax and BoTorch spend about a second of CPU per ask), so each finished cell and
 timing is appended to a cache beside the table (``results/perf/model_based_peers.jsonl``)
 and a rerun with the same sizes picks up where the last one stopped; the table is rewritten
-from the cache after every problem, with the number of repeats done in each row. It reports,
+from the cache after every cell, with the number of repeats done in each row. It reports,
 it asserts nothing about who wins: the point is the numbers.
+
+The regret cells run in ``HPBENCH_PERF_PEER_WORKERS`` processes (default: one per core). A
+cell's CPU seconds are those of the process that ran it (and of its external worker), so
+running cells side by side changes them only through shared caches and memory bandwidth; the
+suggestion times are measured one at a time, in this process.
 
 Sizes (environment): ``HPBENCH_PERF_PEER_REPEATS`` (default 10), ``HPBENCH_PERF_PEER_EVALS``
 (default 100), ``HPBENCH_PERF_PEER_PROBLEMS`` and ``HPBENCH_PERF_PEER_OPTIMIZERS``
@@ -41,6 +46,7 @@ import os
 import statistics
 import time
 from collections import defaultdict
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -70,6 +76,7 @@ PEERS = ("optuna-tpe", "optuna-gp", "skopt-gp", "hyperopt-tpe", "bayes-opt", "sm
 OPTIMIZERS = _env_list("HPBENCH_PERF_PEER_OPTIMIZERS", ",".join((*OURS, *PEERS)))
 OBSERVATIONS = [int(n) for n in _env_list("HPBENCH_PERF_PEER_OBSERVATIONS", "100,200")]
 TIMING_PROBLEMS = _env_list("HPBENCH_PERF_PEER_TIMING_PROBLEMS", "hartmann6")
+WORKERS = int(os.environ.get("HPBENCH_PERF_PEER_WORKERS", str(os.cpu_count() or 1)))
 
 #: settings that make an optimizer's initial (quasi-)random design n points long
 INIT = {
@@ -158,6 +165,21 @@ def run_cell(problem: str, optimizer: str, repeat: int) -> dict:
     else:
         row["reason"] = f"{result.reason}: {result.error}"[-300:]
     return row
+
+
+def run_cells(todo: list[tuple[str, str, int]], workers: int) -> Iterator[dict]:
+    """``run_cell`` of each (problem, optimizer, repeat) of ``todo``, in ``workers`` spawned
+    processes (in this one when 1), each row as soon as its cell ends. An error escapes as it
+    does from ``run_cell``: the cells that ended are in the cache, and a rerun resumes."""
+    if workers <= 1:
+        yield from (run_cell(*job) for job in todo)
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        for fut in as_completed([pool.submit(run_cell, *job) for job in todo]):
+            yield fut.result()
 
 
 def ask_times(optimizer: str, problem: str, n_obs: int) -> dict:
@@ -292,12 +314,11 @@ def test_final_regret_side_by_side():
     done = {(r["problem"], r["optimizer"], r["repeat"]) for r in load_cache()
             if r["kind"] == "regret" and r["evals"] == EVALS}
     # repeats outermost: a run cut short still has every optimizer on every problem
-    for repeat in range(REPEATS):
-        for p in PROBLEMS:
-            for name in names:
-                if (p, name, repeat) not in done:
-                    append_cache(run_cell(p, name, repeat))
-            write(left_out)
+    todo = [(p, name, repeat) for repeat in range(REPEATS) for p in PROBLEMS for name in names
+            if (p, name, repeat) not in done]
+    for row in run_cells(todo, WORKERS):
+        append_cache(row)
+        write(left_out)
     rows = [r for r in load_cache() if r["kind"] == "regret" and r["evals"] == EVALS]
     failed = [f"{r['problem']}/{r['optimizer']}/{r['repeat']}: {r.get('reason')}"
               for r in rows if r["regret"] is None]
