@@ -220,6 +220,8 @@ def test_figures_command_on_a_paper_size_result_set(paper_results, tmp_path):
     shutil.rmtree(paper_results / cache.CACHE_DIR, ignore_errors=True)
     _, w_read, c_read = _timed_all(lambda: store.ResultsDir(paper_results).read(list(COLUMNS)))
     _, w_lr, c_lr = _timed_all(lambda: store.load_results(paper_results))
+    _, w_two, c_two = _timed_all(lambda: store.load_results(paper_results,
+                                                            ["value", "true_value"]))
     _, w_cold, c_cold = _timed_all(lambda: load(paper_results, cache=False))
     _, w_fig, c_fig = _timed_all(lambda: figures(tmp_path / "cold"))
     _, w_hit, c_hit = _timed_all(lambda: load(paper_results))
@@ -239,6 +241,7 @@ def test_figures_command_on_a_paper_size_result_set(paper_results, tmp_path):
         row("baseline: store reads the analysis's columns (ResultsDir.read, one thread)",
             w_read, c_read),
         row("hpbench.store.load_results (every column)", w_lr, c_lr),
+        row("hpbench.store.load_results, columns value and true_value", w_two, c_two),
         row("analysis load, uncached (threads, derived columns)", w_cold, c_cold),
         row("analysis load, cache hit (every cell still hashed)", w_hit, c_hit),
         row("**hpbench figures, cold** (load + cache write + analyse + draw + report)",

@@ -128,6 +128,27 @@ def test_each_row_carries_the_keys_of_its_own_cell(tmp_path):
     assert (cells.nunique()[["optimizer", "repeat", "cell_status"]] == 1).all().all()
     assert frame["repeat"].dtype == "int64" and frame["optimum"].dtype == "float64"
 
+def test_load_reads_only_the_columns_asked_for(folder):
+    frame = load_results(folder.root, ["value", "param.x2", "problem"])
+    assert list(frame.columns) == ["trial", "value", "param.x2", "suite", "problem",
+                                   "optimizer", "repeat", "optimum", "optimum_kind",
+                                   "cell_status"]
+    whole = load_results(folder.root)
+    assert frame["value"].tolist() == whole["value"].tolist()
+    assert frame["param.x2"].isna().sum() == 4
+
+
+def test_load_names_a_column_that_does_not_exist(folder):
+    with pytest.raises(ValueError, match=r"unknown column\(s\) 'vlaue'.*trial columns.*"
+                                         r"param\.<name>"):
+        load_results(folder.root, ["vlaue"])
+    with pytest.raises(ValueError, match=r"has the column\(s\) param\.lr; its parameter "
+                                         r"columns: param\.x0, param\.x1, param\.x2"):
+        load_results(folder.root, ["value", "param.lr"])
+    with pytest.raises(ValueError, match="a list of column names"):
+        load_results(folder.root, "value")
+
+
 def test_a_corrupt_cell_names_its_file(folder):
     path = folder.cell_files()[0]
     path.write_bytes(b"not parquet")
