@@ -91,6 +91,7 @@ INIT = {
     "bayes-opt": lambda n: {"init_points": n},
     "ax-botorch": lambda n: {"initialization_budget": n},
     "botorch-qlognei": lambda n: {"n_init": n},
+    "hebo": lambda n: {"rand_sample": n},
 }
 
 
