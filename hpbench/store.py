@@ -742,9 +742,10 @@ def _key_columns(metas: list[dict[str, Any]], counts: list[int]):
         elif name == "optimum":
             yield name, pa.array(np.repeat(np.asarray(values, dtype=np.float64), repeats))
         else:
-            distinct, codes = np.unique(np.asarray(values, dtype=object), return_inverse=True)
-            yield name, pa.array(distinct.tolist(), type=pa.string()).take(
-                pa.array(np.repeat(codes.astype(np.int32), repeats)))
+            distinct = {v: i for i, v in enumerate(dict.fromkeys(values))}  # None stays null
+            codes = np.fromiter(map(distinct.__getitem__, values), np.int32, len(values))
+            yield name, pa.array(list(distinct), type=pa.string()).take(
+                pa.array(np.repeat(codes, repeats)))
 
 
 def _trial_columns_to_read(columns: Sequence[str]) -> list[str]:
