@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -115,7 +116,14 @@ def test_each_row_carries_the_keys_of_its_own_cell(tmp_path):
     results.write_cell(results.cell_path("p", "o", 1), {"trial": [0, 1], "value": [1.0, 2.0]},
                        {"problem": "p", "optimizer": "o", "repeat": 1, "status": "done",
                         "optimum": {"value": None, "kind": ""}})
+    # metadata written by hand, with nulls where a writer left them: they stay null
+    results.write_cell(results.cell_path("q", "o", 0), {"trial": [0], "value": [1.0]},
+                       {"problem": "q", "optimizer": "o", "repeat": 0, "suite": None,
+                        "optimum": {"value": 1.5, "kind": None}})
     frame = load_results(tmp_path).sort_values(["problem", "trial"])
+    q = frame[frame["problem"] == "q"].iloc[0]
+    assert pd.isna(q["suite"]) and pd.isna(q["optimum_kind"]) and q["optimum"] == 1.5
+    frame = frame[frame["problem"] != "q"]
     cells = frame.groupby("problem", sort=True)
     assert cells.size().to_dict() == {"branin": 3, "hartmann3": 5, "p": 2}
     first = cells.first()
