@@ -217,8 +217,12 @@ def fmt(x: float) -> str:
 
 def regret_section(rows: list[dict]) -> str:
     cells: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    seen = set()
     for r in rows:
-        if r["kind"] == "regret" and r["evals"] == EVALS:
+        key = (r["problem"], r["optimizer"], r["repeat"])
+        # the first row of a cell: two runs sharing the cache may both have run it
+        if r["kind"] == "regret" and r["evals"] == EVALS and key not in seen:
+            seen.add(key)
             cells[r["problem"], r["optimizer"]].append(r)
     order = {n: i for i, n in enumerate((*OURS, *PEERS))}
     lines = [f"## Final regret after {EVALS} evaluations",
