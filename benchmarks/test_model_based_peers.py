@@ -219,10 +219,11 @@ def regret_section(rows: list[dict]) -> str:
     cells: dict[tuple[str, str], list[dict]] = defaultdict(list)
     seen = set()
     for r in rows:
+        if r["kind"] != "regret" or r["evals"] != EVALS:
+            continue
         key = (r["problem"], r["optimizer"], r["repeat"])
-        # the first row of a cell: two runs sharing the cache may both have run it
-        if r["kind"] == "regret" and r["evals"] == EVALS and key not in seen:
-            seen.add(key)
+        if key not in seen:  # the first row of a cell: two runs sharing the cache may both
+            seen.add(key)    # have run it
             cells[r["problem"], r["optimizer"]].append(r)
     order = {n: i for i, n in enumerate((*OURS, *PEERS))}
     lines = [f"## Final regret after {EVALS} evaluations",
