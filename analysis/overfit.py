@@ -46,7 +46,8 @@ def final_pairs(results: Results, problems: Sequence[str] | None = None) -> pd.D
     cells = results.cells
     wanted = problems_with_test(results)
     if problems is not None:
-        wanted = [p for p in wanted if p in set(problems)]
+        chosen = set(problems)
+        wanted = [p for p in wanted if p in chosen]
     keep = cells[(cells["n_rows"] > 0) & cells["problem"].isin(wanted)]
     ends = np.cumsum(cells["n_rows"].to_numpy()) - 1
     last = ends[keep.index.to_numpy()]
