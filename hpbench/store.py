@@ -693,16 +693,15 @@ class ResultsDir:
                 for name, column in _key_columns(metas, [t.num_rows for t in tables]):
                     trials = trials.append_column(name, column)
                 frame = trials.to_pandas()
+            absent = [c for c in wanted or () if c not in frame.columns]
+            if absent:
+                found = sorted({f"param.{name}" for m in metas for name in m.get("params") or ()})
+                raise ValueError(f"no cell in {self.root} has the column(s) {', '.join(absent)}; "
+                                 f"its parameter columns: {', '.join(found) or 'none'}")
         else:
             import pandas as pd
 
             frame = pd.DataFrame(columns=["suite", "problem", "optimizer", "repeat", "trial"])
-        absent = [c for c in wanted or () if c not in frame.columns and tables]
-        if absent:
-            found = sorted({f"param.{name}" for m in metas for name in m.get("params") or ()})
-            found = found or ["none"]
-            raise ValueError(f"no cell in {self.root} has the column(s) {', '.join(absent)}; "
-                             f"its parameter columns: {', '.join(found)}")
         return (frame, metas) if with_meta else frame
 
     def suite_text(self) -> str:
